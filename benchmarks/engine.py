@@ -1,0 +1,168 @@
+"""Engine benchmark: chaingrad vs micrograd 0.1.0, in the same run, on the same code.
+
+The workload is micrograd's demo step: make_moons(100), an MLP 2-16-16-1 built
+from raw Value ``+ * relu`` (identical code for both engines, written the way
+micrograd's nn.py writes it), max-margin (SVM) loss plus 1e-4 L2, then
+``backward()``. The garbage collector stays on, as users have it.
+
+Prints: build+backward time per step and the ratio, bytes per graph node held
+(tracemalloc, graph alive after backward), and the deepest chain each engine
+can build and backpropagate.
+
+    pip install -e '.[bench]'     # micrograd==0.1.0, scikit-learn
+    python benchmarks/engine.py [--steps 20] [--max-depth 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import random
+import statistics
+import time
+import tracemalloc
+
+import micrograd.engine
+from sklearn.datasets import make_moons
+
+import chaingrad
+
+ENGINES = {"micrograd": micrograd.engine.Value, "chaingrad": chaingrad.Value}
+
+
+def make_params(value_cls, seed: int = 1337):
+    """Weights for 2-16-16-1 as nested lists [layer][neuron] = (w, b), same numbers for both."""
+    rng = random.Random(seed)
+    sizes = [2, 16, 16, 1]
+    layers = []
+    for nin, nout in zip(sizes, sizes[1:]):
+        layers.append(
+            [
+                ([value_cls(rng.uniform(-1, 1)) for _ in range(nin)], value_cls(0))
+                for _ in range(nout)
+            ]
+        )
+    return layers
+
+
+def forward(layers, x):
+    # Exactly micrograd's Neuron/Layer/MLP arithmetic: sum((wi*xi ...), b), ReLU on hidden.
+    for i, layer in enumerate(layers):
+        outs = []
+        for w, b in layer:
+            act = sum((wi * xi for wi, xi in zip(w, x)), b)
+            outs.append(act.relu() if i < len(layers) - 1 else act)
+        x = outs
+    return x[0]
+
+
+def loss_fn(value_cls, layers, X, y):
+    params = [p for layer in layers for w, b in layer for p in (*w, b)]
+    inputs = [list(map(value_cls, row)) for row in X]
+    scores = [forward(layers, x) for x in inputs]
+    losses = [(1 + -yi * si).relu() for yi, si in zip(y, scores)]
+    data_loss = sum(losses) * (1.0 / len(losses))
+    reg_loss = 1e-4 * sum(p * p for p in params)
+    return data_loss + reg_loss
+
+
+def count_nodes(root) -> int:
+    # Iterative walk that works for both engines (micrograd: _prev, a set).
+    seen = {id(root)}
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        for p in node._prev:
+            if id(p) not in seen:
+                seen.add(id(p))
+                stack.append(p)
+    return len(seen)
+
+
+def time_step(name, X, y, steps):
+    cls = ENGINES[name]
+    layers = make_params(cls)
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        loss = loss_fn(cls, layers, X, y)
+        loss.backward()
+        times.append(time.perf_counter() - t0)
+        del loss
+    return statistics.median(times), layers
+
+
+def bytes_per_node(name, X, y):
+    cls = ENGINES[name]
+    layers = make_params(cls)
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    loss = loss_fn(cls, layers, X, y)
+    loss.backward()
+    held = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    nodes = count_nodes(loss)
+    return held / nodes, nodes
+
+
+def deepest_chain(name, max_depth):
+    cls = ENGINES[name]
+    best = 0
+    depth = 1000
+    while depth <= max_depth:
+        x = cls(1.0)
+        y = x
+        try:
+            for _ in range(depth):
+                y = y * 1.0
+            y.backward()
+            ok = x.grad == 1.0
+        except RecursionError:
+            ok = False
+        del y
+        gc.collect()
+        if not ok:
+            break
+        best = depth
+        depth *= 10
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=20, help="timed steps per engine")
+    parser.add_argument("--max-depth", type=int, default=1_000_000)
+    args = parser.parse_args()
+
+    X, y = make_moons(n_samples=100, noise=0.1, random_state=1)
+    y = y * 2 - 1
+    X = X.tolist()
+    y = [float(v) for v in y]
+
+    # Same loss from the same weights: the engines compute the same thing.
+    losses = {n: loss_fn(ENGINES[n], make_params(ENGINES[n]), X, y).data for n in ENGINES}
+    assert abs(losses["micrograd"] - losses["chaingrad"]) < 1e-9, losses
+
+    print(f"gc enabled: {gc.isenabled()}; {args.steps} steps each, median reported")
+    t = {}
+    for name in ENGINES:  # warm up both, then measure interleaved rounds
+        time_step(name, X, y, 1)
+    for name in ENGINES:
+        t[name], _ = time_step(name, X, y, args.steps)
+    mem = {name: bytes_per_node(name, X, y) for name in ENGINES}
+    depth = {name: deepest_chain(name, args.max_depth) for name in ENGINES}
+
+    print(f"{'engine':<10} {'step (ms)':>10} {'nodes':>7} {'bytes/node':>11} {'deepest chain':>14}")
+    for name in ENGINES:
+        print(
+            f"{name:<10} {t[name] * 1e3:>10.1f} {mem[name][1]:>7} {mem[name][0]:>11.0f} "
+            f"{depth[name]:>14,}"
+        )
+    print(f"speed: chaingrad is {t['micrograd'] / t['chaingrad']:.1f}x faster than micrograd")
+    ratio = mem["chaingrad"][0] / mem["micrograd"][0]
+    print(f"memory: chaingrad holds {ratio:.2f}x micrograd's bytes per node")
+
+
+if __name__ == "__main__":
+    main()

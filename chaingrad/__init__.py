@@ -1,0 +1,43 @@
+"""chaingrad: a scalar reverse-mode autodiff engine for learning how neural networks train.
+
+>>> from chaingrad import Value
+>>> x = Value(2.0)
+>>> y = (x * x + 1).tanh()
+>>> y.backward()
+>>> round(x.grad, 6)
+0.000726
+
+Importing chaingrad loads the standard library only; ``chaingrad.nn`` and
+``chaingrad.viz`` import their optional dependencies when used.
+"""
+
+from .engine import (
+    GradcheckError,
+    Value,
+    dot,
+    enable_grad,
+    grad,
+    gradcheck,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+    sum_of,
+    toposort,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GradcheckError",
+    "Value",
+    "__version__",
+    "dot",
+    "enable_grad",
+    "grad",
+    "gradcheck",
+    "is_grad_enabled",
+    "no_grad",
+    "set_grad_enabled",
+    "sum_of",
+    "toposort",
+]

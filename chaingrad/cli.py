@@ -1,0 +1,58 @@
+"""The ``chaingrad`` command line: ``chaingrad demo`` and ``chaingrad graph``.
+
+Each subcommand lives beside the code it drives and provides two functions:
+``configure(parser)`` adds its arguments, ``run(args) -> int`` does the work.
+They are imported only when the command line is parsed, so ``import chaingrad``
+stays light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# name -> (module providing configure/run, one-line help)
+SUBCOMMANDS = {
+    "demo": ("chaingrad.nn.demo", "train micrograd's moons demo and write plots and the model"),
+    "graph": ("chaingrad.viz.formula", "render the graph of a formula after backward"),
+}
+
+
+class UsageError(Exception):
+    """Bad command-line input: reported as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, no usage dump
+        raise UsageError(f"{self.prog}: error: {message} (see --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="chaingrad", description="chaingrad: scalar autodiff for learning.")
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"chaingrad {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        module = importlib.import_module(module_name)
+        sub_parser = sub.add_parser(name, help=help_text, description=module.__doc__)
+        sub_parser.formatter_class = argparse.RawDescriptionHelpFormatter
+        module.configure(sub_parser)
+        sub_parser.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return int(args._run(args) or 0)
+    except UsageError as error:
+        print(error, file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,26 @@
+"""The autodiff engine: Value, the op rule table, backward, grad mode, checking."""
+
+from .autodiff import backward, grad, toposort
+from .check import GradcheckError, gradcheck, numerical_grad
+from .mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .ops import OPS, PARAMETRIC_OPS, Op
+from .value import Value, dot, sum_of
+
+__all__ = [
+    "OPS",
+    "PARAMETRIC_OPS",
+    "GradcheckError",
+    "Op",
+    "Value",
+    "backward",
+    "dot",
+    "enable_grad",
+    "grad",
+    "gradcheck",
+    "is_grad_enabled",
+    "no_grad",
+    "numerical_grad",
+    "set_grad_enabled",
+    "sum_of",
+    "toposort",
+]

@@ -1,0 +1,288 @@
+"""The Value node: one real number, its gradient, and how it was made."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterable
+from typing import Any
+
+from . import mode, ops
+from .ops import Op
+
+Number = int | float
+
+_new = object.__new__
+_EMPTY: tuple = ()
+
+
+def _to_float(data: Any, what: str = "Value()") -> float:
+    # bool is an int, and numpy scalars register themselves as numbers.Real.
+    if isinstance(data, numbers.Real):
+        return float(data)
+    shown = repr(data)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    raise TypeError(
+        f"{what} takes a real number (int, float or a numpy scalar), "
+        f"got {type(data).__name__}: {shown}"
+    )
+
+
+def _record(data: float, parents: tuple, local_grads: tuple, op: Op) -> Value:
+    """Make the output node of an op; in no_grad mode it is a plain leaf."""
+    out = _new(Value)
+    out.data = data
+    out.grad = 0.0
+    out.label = ""
+    if mode._disabled_count and not mode._grad_enabled.get():
+        out._parents = _EMPTY
+        out._local_grads = _EMPTY
+        out._rule = None
+    else:
+        out._parents = parents
+        out._local_grads = local_grads
+        out._rule = op
+    return out
+
+
+def _as_value(x: Any) -> Value:
+    """A Value for the other operand of a binary op, or NotImplemented."""
+    if isinstance(x, Value):
+        return x
+    if isinstance(x, numbers.Real):
+        return Value(float(x))
+    return NotImplemented
+
+
+def _unary(op: Op, doc: str):
+    forward = op.forward
+
+    def method(self: Value) -> Value:
+        data, local_grads = forward(self.data)
+        return _record(data, (self,), local_grads, op)
+
+    method.__name__ = op.name
+    method.__doc__ = doc
+    return method
+
+
+def _binary(op: Op, reflected: bool = False):
+    forward = op.forward
+
+    if reflected:
+
+        def method(self: Value, other: Any) -> Value:
+            if type(other) is not Value:
+                other = _as_value(other)
+                if other is NotImplemented:
+                    return NotImplemented
+            data, local_grads = forward(other.data, self.data)
+            return _record(data, (other, self), local_grads, op)
+
+    else:
+
+        def method(self: Value, other: Any) -> Value:
+            if type(other) is not Value:
+                other = _as_value(other)
+                if other is NotImplemented:
+                    return NotImplemented
+            data, local_grads = forward(self.data, other.data)
+            return _record(data, (self, other), local_grads, op)
+
+    return method
+
+
+class Value:
+    """A scalar in the computation graph.
+
+    ``data`` is the number, ``grad`` the derivative of the last ``backward()``'s
+    output with respect to it. Arithmetic on Values records the graph:
+
+    >>> a = Value(2.0, label="a")
+    >>> b = Value(-3.0, label="b")
+    >>> c = a * b + a
+    >>> c.backward()
+    >>> c.data, a.grad, b.grad
+    (-4.0, -2.0, 2.0)
+    """
+
+    __slots__ = ("data", "grad", "label", "_parents", "_local_grads", "_rule")
+
+    # numpy scalars on the left (np.float64(2) * v) defer to Value's reflected ops.
+    __array_ufunc__ = None
+
+    def __init__(self, data: Number, label: str = "") -> None:
+        self.data = data if type(data) is float else _to_float(data)
+        self.grad = 0.0
+        self.label = label
+        self._parents = _EMPTY
+        self._local_grads = _EMPTY
+        self._rule = None
+
+    # --- reading the graph ------------------------------------------------------
+
+    @property
+    def parents(self) -> tuple[Value, ...]:
+        """The inputs of the op that made this Value, in order (``a + a`` lists ``a`` twice)."""
+        return self._parents
+
+    @property
+    def local_grads(self) -> tuple[float, ...]:
+        """``d self / d parent`` for each parent, computed in the forward pass."""
+        return self._local_grads
+
+    @property
+    def op(self) -> Op | None:
+        """The :class:`~chaingrad.engine.ops.Op` that made this Value (None for a leaf)."""
+        return self._rule
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for Values made by the user (inputs, parameters, constants)."""
+        return not self._parents
+
+    # micrograd's names, so its lecture code (e.g. its draw_dot) runs unchanged.
+    @property
+    def _prev(self) -> tuple[Value, ...]:
+        return self._parents
+
+    @property
+    def _op(self) -> str:
+        return self._rule.symbol if self._rule is not None else ""
+
+    # --- arithmetic: every op comes from the rule table in ops.py ---------------
+
+    __add__ = _binary(ops.ADD)
+    __radd__ = _binary(ops.ADD, reflected=True)
+    __sub__ = _binary(ops.SUB)
+    __rsub__ = _binary(ops.SUB, reflected=True)
+    __mul__ = _binary(ops.MUL)
+    __rmul__ = _binary(ops.MUL, reflected=True)
+    __truediv__ = _binary(ops.DIV)
+    __rtruediv__ = _binary(ops.DIV, reflected=True)
+    __rpow__ = _binary(ops.POW, reflected=True)
+    __neg__ = _unary(ops.NEG, "-self")
+
+    def __pos__(self) -> Value:
+        return self
+
+    def __pow__(self, exponent: Value | Number) -> Value:
+        """``self ** exponent``; a number exponent makes one ``**k`` node, as in micrograd."""
+        if isinstance(exponent, Value):
+            data, local_grads = ops.POW.forward(self.data, exponent.data)
+            return _record(data, (self, exponent), local_grads, ops.POW)
+        if isinstance(exponent, numbers.Real):
+            op = ops.pow_const(float(exponent))
+            data, local_grads = op.forward(self.data)
+            return _record(data, (self,), local_grads, op)
+        return NotImplemented
+
+    exp = _unary(ops.EXP, "e ** self. Raises OverflowError naming exp past exp(709.78).")
+    log = _unary(ops.LOG, "Natural logarithm. Raises ValueError for operands <= 0.")
+    sqrt = _unary(ops.SQRT, "Square root. Raises ValueError for negative operands.")
+    tanh = _unary(ops.TANH, "Hyperbolic tangent, in (-1, 1); safe for huge inputs.")
+    sigmoid = _unary(ops.SIGMOID, "1 / (1 + exp(-self)), computed without overflow.")
+    relu = _unary(ops.RELU, "max(0, self); the derivative at 0 is 0.")
+    abs = _unary(ops.ABS, "|self|; the derivative at 0 is 0.")
+    __abs__ = abs
+    sin = _unary(ops.SIN, "Sine (radians).")
+    cos = _unary(ops.COS, "Cosine (radians).")
+
+    def leaky_relu(self, alpha: float = 0.01) -> Value:
+        """``self`` if positive, else ``alpha * self``."""
+        op = ops.leaky_relu(float(alpha))
+        data, local_grads = op.forward(self.data)
+        return _record(data, (self,), local_grads, op)
+
+    # --- comparisons look at data; equality stays identity so Values hash --------
+
+    def __lt__(self, other: Any) -> bool:
+        return self.data < _data_of(other)
+
+    def __le__(self, other: Any) -> bool:
+        return self.data <= _data_of(other)
+
+    def __gt__(self, other: Any) -> bool:
+        return self.data > _data_of(other)
+
+    def __ge__(self, other: Any) -> bool:
+        return self.data >= _data_of(other)
+
+    __hash__ = object.__hash__
+
+    # --- conversions ------------------------------------------------------------
+
+    def __float__(self) -> float:
+        return self.data
+
+    def __repr__(self) -> str:
+        label = f", label={self.label!r}" if self.label else ""
+        return f"Value(data={self.data!r}, grad={self.grad!r}{label})"
+
+    def detach(self) -> Value:
+        """A new leaf with the same data and no history."""
+        return Value(self.data, self.label)
+
+    # --- differentiation --------------------------------------------------------
+
+    def backward(self, grad: float = 1.0) -> None:
+        """Fill ``.grad`` of every Value this one depends on (reverse-mode autodiff).
+
+        Leaves (inputs, parameters) *accumulate* across calls until zeroed;
+        intermediate nodes hold the gradient of this pass only.
+        """
+        from .autodiff import backward
+
+        backward(self, grad)
+
+    def _backward(self) -> None:
+        """One chain-rule step by hand: push this node's grad to its parents.
+
+        ``parent.grad += d self/d parent * self.grad`` -- what ``backward()`` does
+        for every node in reverse topological order.
+        """
+        g = self.grad
+        for parent, local in zip(self._parents, self._local_grads):
+            parent.grad += local * g
+
+
+def _data_of(x: Any) -> float:
+    if isinstance(x, Value):
+        return x.data
+    return _to_float(x, "comparison with a Value")
+
+
+def sum_of(values: Iterable[Value | Number]) -> Value:
+    """Sum many Values as one node with one edge per term (not a chain of ``+``).
+
+    >>> sum_of([Value(1.0), Value(2.0), 3]).data
+    6.0
+    """
+    parents = tuple(v if type(v) is Value else _as_operand(v, "sum_of") for v in values)
+    if not parents:
+        return Value(0.0)
+    data, local_grads = ops.SUM.forward(*[p.data for p in parents])
+    return _record(data, parents, local_grads, ops.SUM)
+
+
+def dot(weights: Iterable[Value | Number], inputs: Iterable[Value | Number]) -> Value:
+    """``sum(w_i * x_i)`` as one node: a neuron's weighted sum in a single step.
+
+    >>> dot([Value(2.0), Value(3.0)], [1.0, -1.0]).data
+    -1.0
+    """
+    ws = tuple(v if type(v) is Value else _as_operand(v, "dot") for v in weights)
+    xs = tuple(v if type(v) is Value else _as_operand(v, "dot") for v in inputs)
+    if len(ws) != len(xs):
+        raise ValueError(f"dot: got {len(ws)} weights but {len(xs)} inputs")
+    if not ws:
+        return Value(0.0)
+    parents = ws + xs
+    data, local_grads = ops.DOT.forward(*[p.data for p in parents])
+    return _record(data, parents, local_grads, ops.DOT)
+
+
+def _as_operand(x: Any, what: str) -> Value:
+    if isinstance(x, Value):
+        return x
+    return Value(_to_float(x, what))

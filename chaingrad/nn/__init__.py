@@ -1,0 +1,1 @@
+"""Neural-network library built from Values (see chaingrad.nn.Module, MLP)."""

@@ -1,0 +1,1 @@
+"""Graph rendering with Graphviz (see chaingrad.viz.draw_dot)."""
