@@ -219,6 +219,12 @@ class Value:
         label = f", label={self.label!r}" if self.label else ""
         return f"Value(data={self.data!r}, grad={self.grad!r}{label})"
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """Jupyter shows a Value as its graph (rendered by chaingrad.viz)."""
+        from chaingrad.viz import repr_mimebundle
+
+        return repr_mimebundle(self, include, exclude)
+
     def detach(self) -> Value:
         """A new leaf with the same data and no history."""
         return Value(self.data, self.label)
