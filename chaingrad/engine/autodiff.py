@@ -5,10 +5,42 @@ Nothing here recurses, so graphs of any depth (a chain of a million nodes) work.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import gc
+import threading
+from collections.abc import Iterator, Sequence
 
 from .mode import enable_grad
 from .value import Value
+
+_gc_lock = threading.Lock()
+_gc_pauses = 0  # walks in progress (any thread) that paused the cycle collector
+_gc_was_enabled = False
+
+
+@contextlib.contextmanager
+def _cycle_collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector while walking a graph.
+
+    A walk allocates one stack entry per node of depth; on a deep graph those
+    allocations trigger full collections that traverse every live node again
+    and again (2-3x the walk's own time on a million-node chain). The walk
+    creates no cycles, so nothing is lost by collecting afterwards instead.
+    A counter makes nested and concurrent walks restore the user's setting.
+    """
+    global _gc_pauses, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 def toposort(root: Value) -> list[Value]:
@@ -18,6 +50,11 @@ def toposort(root: Value) -> list[Value]:
     over its parents) pairs, so depth is limited by memory, not Python's
     recursion limit. Leaves are emitted as soon as they are seen.
     """
+    with _cycle_collector_paused():
+        return _toposort(root)
+
+
+def _toposort(root: Value) -> list[Value]:
     order: list[Value] = []
     emit = order.append
     seen = {root}
@@ -45,7 +82,12 @@ def backward(root: Value, grad: float = 1.0) -> None:
     Intermediate nodes are reset first, so their ``.grad`` is this pass's alone;
     leaves keep what they had and accumulate (call ``zero_grad()`` between steps).
     """
-    order = toposort(root)
+    with _cycle_collector_paused():
+        _backward(root, grad)
+
+
+def _backward(root: Value, grad: float) -> None:
+    order = _toposort(root)
     for node in order:
         if node._parents:
             node.grad = 0.0
@@ -86,13 +128,14 @@ def grad(
     if not isinstance(output, Value):
         raise TypeError(f"grad: output must be a Value, got {type(output).__name__}")
 
-    order = toposort(output)
     if create_graph:
+        # Builds new nodes the user keeps: the collector stays on as for any op.
         with enable_grad():
-            grads = _graph_gradients(output, order)
+            grads = _graph_gradients(output, toposort(output))
         zero: float | Value = Value(0.0)
     else:
-        grads = _float_gradients(output, order)
+        with _cycle_collector_paused():
+            grads = _float_gradients(output, _toposort(output))
         zero = 0.0
     result = tuple(grads.get(t, zero) for t in targets)
     return result[0] if single else result

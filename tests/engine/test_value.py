@@ -1,0 +1,205 @@
+"""Value construction, operators, conversions and clear errors for bad input."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from chaingrad import Value, dot, sum_of
+
+
+def test_data_is_float_and_grad_starts_at_zero():
+    v = Value(3)
+    assert type(v.data) is float and v.data == 3.0
+    assert type(v.grad) is float and v.grad == 0.0
+    assert v.label == "" and v.is_leaf and v.op is None and v.parents == ()
+
+
+@pytest.mark.parametrize(
+    "number", [np.float64(1.5), np.float32(1.5), np.int64(2), np.int8(-3), True, 7]
+)
+def test_numpy_scalars_and_ints_become_floats(number):
+    v = Value(number)
+    assert type(v.data) is float and v.data == float(number)
+
+
+@pytest.mark.parametrize("bad", ["1.0", None, [1.0], 1 + 2j, np.array([1.0, 2.0]), object()])
+def test_non_real_input_is_a_type_error_naming_the_type(bad):
+    with pytest.raises(TypeError, match=type(bad).__name__):
+        Value(bad)
+
+
+def test_operators_with_numbers_on_either_side():
+    x = Value(3.0)
+    cases = {
+        "x + 2": (x + 2, 5.0),
+        "2 + x": (2 + x, 5.0),
+        "x - 2": (x - 2, 1.0),
+        "2 - x": (2 - x, -1.0),
+        "x * 2": (x * 2, 6.0),
+        "2 * x": (2 * x, 6.0),
+        "x / 2": (x / 2, 1.5),
+        "2 / x": (2 / x, 2 / 3),
+        "x ** 2": (x**2, 9.0),
+        "2 ** x": (2**x, 8.0),
+        "x ** x": (x**x, 27.0),
+        "-x": (-x, -3.0),
+        "+x": (+x, 3.0),
+        "abs(-x)": (abs(-x), 3.0),
+    }
+    for name, (result, expected) in cases.items():
+        assert isinstance(result, Value), name
+        assert result.data == pytest.approx(expected, rel=1e-15), name
+
+
+def test_numpy_scalar_on_the_left_gives_a_value():
+    x = Value(3.0)
+    for result in (np.float64(2.0) * x, np.float64(2.0) + x, np.int64(2) - x, np.float32(6) / x):
+        assert isinstance(result, Value)
+    assert (np.float64(2.0) * x).data == 6.0
+
+
+def test_unsupported_operand_is_a_type_error():
+    with pytest.raises(TypeError):
+        Value(1.0) + "a"
+    with pytest.raises(TypeError):
+        "a" * Value(1.0)
+    with pytest.raises(TypeError):
+        Value(1.0) ** "2"
+
+
+def test_parents_are_ordered_and_keep_duplicates():
+    a, b = Value(2.0), Value(5.0)
+    assert (a + a).parents == (a, a)
+    assert (b - a).parents == (b, a)
+    assert (1 - a).parents[1] is a and (1 - a).parents[0].data == 1.0
+    c = a + a
+    c.backward()
+    assert a.grad == 2.0  # both edges count
+
+
+def test_hash_and_equality_are_identity():
+    a, b = Value(1.0), Value(1.0)
+    assert a != b and a == a
+    assert len({a, b}) == 2
+    assert {a: 1}[a] == 1
+
+
+def test_comparisons_look_at_data():
+    a, b = Value(1.0), Value(2.0)
+    assert a < b and b > a and a <= 1 and b >= 2.0 and 0 < a  # noqa: SIM300
+    assert max([a, b]) is b
+    with pytest.raises(TypeError, match="str"):
+        a < "x"  # noqa: B015
+
+
+def test_float_repr_and_label():
+    v = Value(2.5, label="w")
+    assert float(v) == 2.5
+    assert repr(v) == "Value(data=2.5, grad=0.0, label='w')"
+    assert repr(Value(-1.0)) == "Value(data=-1.0, grad=0.0)"
+
+
+def test_detach_is_a_leaf_with_the_same_data():
+    x = Value(2.0)
+    y = (x * 3).detach()
+    assert y.data == 6.0 and y.is_leaf
+    z = y * x
+    z.backward()
+    assert x.grad == 6.0 and y.grad == 2.0
+
+
+def test_micrograd_attribute_names():
+    a, b = Value(2.0), Value(3.0)
+    c = a * b
+    assert c._prev == (a, b) and c._op == "*" and a._op == ""
+    assert (a**2)._op == "**2" and a.relu()._op == "ReLU"
+
+
+def test_backward_by_hand_with_underscore_backward():
+    a, b = Value(2.0), Value(3.0)
+    c = a * b
+    c.grad = 1.0
+    c._backward()
+    assert (a.grad, b.grad) == (3.0, 2.0)
+
+
+def test_sum_of_and_dot_are_single_nodes():
+    xs = [Value(float(i)) for i in range(1, 6)]
+    s = sum_of(xs)
+    assert s.data == 15.0 and s.parents == tuple(xs) and s.op.name == "sum"
+    ws = [Value(0.5 * i) for i in range(5)]
+    d = dot(ws, xs)
+    assert d.data == pytest.approx(sum(w.data * x.data for w, x in zip(ws, xs)))
+    assert len(d.parents) == 10
+    d.backward()
+    assert [w.grad for w in ws] == [x.data for x in xs]
+    assert [x.grad for x in xs] == [w.data for w in ws]
+    assert sum_of([]).data == 0.0 and dot([], []).data == 0.0
+    assert dot([Value(2.0)], [3]).data == 6.0  # numbers become constant leaves
+
+
+def test_dot_length_mismatch_is_clear():
+    with pytest.raises(ValueError, match="2 weights but 1 inputs"):
+        dot([Value(1.0), Value(2.0)], [Value(1.0)])
+    with pytest.raises(TypeError, match="str"):
+        sum_of([Value(1.0), "x"])
+
+
+@pytest.mark.parametrize(
+    "make, op, operand",
+    [
+        (lambda: Value(0.0).log(), "log", "0.0"),
+        (lambda: Value(-2.0).log(), "log", "-2.0"),
+        (lambda: Value(-1.0).sqrt(), "sqrt", "-1.0"),
+        (lambda: Value(0.0) ** -1, "pow", "0.0"),
+        (lambda: Value(0.0) ** Value(-2.0), "pow", "0.0"),
+        (lambda: Value(-8.0) ** (1 / 3), "pow", "-8.0"),
+        (lambda: Value(-2.0) ** Value(0.5), "pow", "-2.0"),
+    ],
+)
+def test_domain_errors_name_the_op_and_operand(make, op, operand):
+    with pytest.raises(ValueError) as info:
+        make()
+    assert str(info.value).startswith(f"{op}:") and operand in str(info.value)
+
+
+def test_division_by_zero_names_div():
+    with pytest.raises(ZeroDivisionError, match="div"):
+        Value(1.0) / 0
+
+
+def test_negative_base_with_integer_exponent_is_fine():
+    x = Value(-2.0)
+    y = x**3
+    y.backward()
+    assert y.data == -8.0 and x.grad == 12.0
+
+
+def test_exp_overflow_is_a_clear_error_naming_exp():
+    with pytest.raises(OverflowError, match=r"^exp: exp\(1000\.0\)"):
+        Value(1000.0).exp()
+
+
+@pytest.mark.parametrize("x", [1e6, -1e6, 1e308, -1e308, 800.0, -800.0])
+def test_tanh_and_sigmoid_saturate_with_finite_gradients(x):
+    for method, upper, lower in (("tanh", 1.0, -1.0), ("sigmoid", 1.0, 0.0)):
+        v = Value(x)
+        y = getattr(v, method)()
+        y.backward()
+        assert y.data == (upper if x > 0 else lower)
+        assert math.isfinite(v.grad) and v.grad == 0.0
+
+
+def test_sigmoid_is_accurate_for_large_negative_inputs():
+    # 1/(1+exp(40)) computed naively loses nothing here, but exp(-x) for x=-800 would overflow.
+    assert Value(-40.0).sigmoid().data == pytest.approx(math.exp(-40.0), rel=1e-12)
+
+
+def test_sqrt_at_zero_has_an_infinite_slope():
+    x = Value(0.0)
+    y = x.sqrt()
+    y.backward()
+    assert y.data == 0.0 and x.grad == math.inf
