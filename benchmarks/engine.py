@@ -109,7 +109,7 @@ def bytes_per_node(name, X, y):
 def deepest_chain(name, max_depth):
     cls = ENGINES[name]
     best = 0
-    depth = 1000
+    depth = 100
     while depth <= max_depth:
         x = cls(1.0)
         y = x
