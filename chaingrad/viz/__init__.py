@@ -1,1 +1,34 @@
-"""Graph rendering with Graphviz (see chaingrad.viz.draw_dot)."""
+"""Seeing the graph: drawings, inline notebook display, and the backward pass step by step.
+
+>>> from chaingrad import Value
+>>> from chaingrad.viz import draw_dot, render, backprop_steps
+>>> x, w = Value(2.0, label="x"), Value(-3.0, label="w")
+>>> y = (x * w).tanh(); y.label = "y"
+>>> y.backward()
+>>> dot = draw_dot(y, params=[w], edge_labels=True)   # a graphviz.Digraph
+>>> render(y, "y.svg")                                 # doctest: +SKIP
+>>> backprop_steps(y)[0].text
+'grad(n2) += dy/dn2 * grad(y) = 2.458e-05 * 1 = 2.458e-05, so grad(n2) = 0 + 2.458e-05 = 2.458e-05'
+
+Importing chaingrad.viz loads the standard library only; graphviz and Pillow
+are imported when something is drawn.
+"""
+
+from .graph import DEFAULT_MAX_NODES, GraphDrawing, draw_dot, format_number
+from .render import GraphvizNotFoundError, dot_available, render, repr_mimebundle
+from .steps import BackpropStep, StepThrough, backprop_steps, step_through
+
+__all__ = [
+    "DEFAULT_MAX_NODES",
+    "BackpropStep",
+    "GraphDrawing",
+    "GraphvizNotFoundError",
+    "StepThrough",
+    "backprop_steps",
+    "dot_available",
+    "draw_dot",
+    "format_number",
+    "render",
+    "repr_mimebundle",
+    "step_through",
+]
