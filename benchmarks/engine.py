@@ -79,17 +79,26 @@ def count_nodes(root) -> int:
     return len(seen)
 
 
-def time_step(name, X, y, steps):
-    cls = ENGINES[name]
-    layers = make_params(cls)
-    times = []
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        loss = loss_fn(cls, layers, X, y)
-        loss.backward()
-        times.append(time.perf_counter() - t0)
-        del loss
-    return statistics.median(times), layers
+def time_steps(X, y, steps):
+    """Median build+backward time per engine, the engines alternating step by step.
+
+    Alternating keeps the ratio fair when the machine's load changes during the run.
+    Each step ends by dropping its graph and running the collector inside the
+    timed region, so each engine pays for its own garbage (micrograd's graphs
+    are reference cycles that only the collector frees) and none of it lands in
+    the other engine's step.
+    """
+    layers = {name: make_params(cls) for name, cls in ENGINES.items()}
+    times = {name: [] for name in ENGINES}
+    for _ in range(steps + 1):  # the first round warms up and is dropped
+        for name, cls in ENGINES.items():
+            t0 = time.perf_counter()
+            loss = loss_fn(cls, layers[name], X, y)
+            loss.backward()
+            del loss
+            gc.collect()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts[1:]) for name, ts in times.items()}
 
 
 def bytes_per_node(name, X, y):
@@ -144,12 +153,11 @@ def main() -> None:
     losses = {n: loss_fn(ENGINES[n], make_params(ENGINES[n]), X, y).data for n in ENGINES}
     assert abs(losses["micrograd"] - losses["chaingrad"]) < 1e-9, losses
 
-    print(f"gc enabled: {gc.isenabled()}; {args.steps} steps each, median reported")
-    t = {}
-    for name in ENGINES:  # warm up both, then measure interleaved rounds
-        time_step(name, X, y, 1)
-    for name in ENGINES:
-        t[name], _ = time_step(name, X, y, args.steps)
+    print(
+        f"gc enabled: {gc.isenabled()}; {args.steps} steps each, alternating, median reported; "
+        "a step = build loss + backward + free the graph"
+    )
+    t = time_steps(X, y, args.steps)
     mem = {name: bytes_per_node(name, X, y) for name in ENGINES}
     depth = {name: deepest_chain(name, args.max_depth) for name in ENGINES}
 
