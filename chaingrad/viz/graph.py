@@ -29,6 +29,9 @@ from typing import Any
 from chaingrad.engine import Value, toposort
 
 DEFAULT_MAX_NODES = 500
+# A summary of a big graph aims at this many boxes and edges: dot lays it out in a second.
+SUMMARY_BOXES = 60
+SUMMARY_EDGES = 300
 
 FONT = "Helvetica"
 FONT_SIZE = 11
@@ -381,54 +384,79 @@ class GraphDrawing:
 
     # --- summaries for large graphs ---------------------------------------------
 
-    def summary_body(self, max_nodes: int) -> tuple[list[str], str]:
-        """Lines of a summarized drawing with at most about ``max_nodes`` boxes, and a note."""
-        order = self.order
-        n = len(order)
+    def _grouping(
+        self, paths: list[tuple[int, ...]], depth: int, budget: int
+    ) -> tuple[list[int], list[Any]]:
+        """Group nodes by their module path cut at ``depth`` (0: no scope groups);
+        if the rest is still too many boxes, cut it into runs of the topological order.
+        The root is always drawn as itself."""
+        n = len(self.order)
         root_i = n - 1
-        paths = self.scope_paths()
-        depth_max = max((len(p) for p in paths), default=0)
-
-        group_of: list[int] = [-1] * n  # -1: drawn as itself
-        group_keys: list[Any] = []
-        budget = max(3, max_nodes)
-        chosen_depth = None
-        # Collapse the deepest clusters first (neurons), then shallower ones (layers).
-        for depth in range(depth_max, 0, -1):
-            keys: dict[tuple[int, ...], int] = {}
-            singles = 0
+        group_of = [-1] * n  # -1: drawn as itself
+        keys: list[Any] = []
+        number: dict[Any, int] = {}
+        if depth:
             for i, path in enumerate(paths):
                 if len(path) >= depth and i != root_i:
-                    keys.setdefault(path[:depth], 0)
-                else:
-                    singles += 1
-            if len(keys) + singles <= budget:
-                chosen_depth = depth
-                break
-        if chosen_depth is None and depth_max:
-            chosen_depth = 1
-        key_number: dict[Any, int] = {}
-        if chosen_depth is not None:
-            for i, path in enumerate(paths):
-                if len(path) >= chosen_depth and i != root_i:
-                    key = ("scope", path[:chosen_depth])
-                    g = key_number.get(key)
+                    key = ("scope", path[:depth])
+                    g = number.get(key)
                     if g is None:
-                        g = key_number[key] = len(group_keys)
-                        group_keys.append(key)
+                        g = number[key] = len(keys)
+                        keys.append(key)
                     group_of[i] = g
-        singles = [i for i in range(n) if group_of[i] == -1 and i != root_i]
-        if len(group_keys) + len(singles) + 1 > budget:
-            # Still too many: cut the remaining nodes into runs of the topological order.
-            runs = max(1, budget // 2 - len(group_keys))
+        singles = [i for i in range(n) if group_of[i] < 0 and i != root_i]
+        room = budget - len(keys) - 1
+        if len(singles) > room:
+            runs = max(1, min(room, budget // 3))
             size = -(-len(singles) // runs)
             for position, i in enumerate(singles):
                 key = ("run", position // size)
-                g = key_number.get(key)
+                g = number.get(key)
                 if g is None:
-                    g = key_number[key] = len(group_keys)
-                    group_keys.append(key)
+                    g = number[key] = len(keys)
+                    keys.append(key)
                 group_of[i] = g
+        return group_of, keys
+
+    def _merged_edges(self, group_of: list[int]) -> dict[tuple[str, str], int]:
+        """Edges between drawn boxes, merged, with how many graph edges each stands for."""
+        merged: dict[tuple[str, str], int] = {}
+        index = self.index
+        for i, node in enumerate(self.order):
+            parents = node._parents
+            if not parents:
+                continue
+            g = group_of[i]
+            target = f"g{g}" if g >= 0 else f"o{i}"
+            for parent in parents:
+                p = index[parent]
+                source = f"g{group_of[p]}" if group_of[p] >= 0 else f"n{p}"
+                if source != target:
+                    merged[(source, target)] = merged.get((source, target), 0) + 1
+            if g < 0:
+                merged[(f"o{i}", f"n{i}")] = 1
+        return merged
+
+    def summary_body(self, max_nodes: int) -> tuple[list[str], str]:
+        """Lines of a summarized drawing small enough to lay out fast, and a note saying so.
+
+        Tries module clusters from the deepest (neurons) to the shallowest (the
+        model), keeping the first grouping with at most ``min(max_nodes,
+        SUMMARY_BOXES)`` boxes and ``SUMMARY_EDGES`` edges.
+        """
+        order = self.order
+        n = len(order)
+        paths = self.scope_paths()
+        depth_max = max((len(p) for p in paths), default=0)
+        budget = max(3, min(max_nodes, SUMMARY_BOXES))
+        for depth in [*range(depth_max, 0, -1), 0] if depth_max else [0]:
+            group_of, group_keys = self._grouping(paths, depth, budget)
+            merged = self._merged_edges(group_of)
+            boxes = len(group_keys) + group_of.count(-1)
+            if boxes <= budget and len(merged) <= SUMMARY_EDGES:
+                break
+            if depth == 1:
+                break  # the whole model as one box is as coarse as scopes go
 
         # Per-group counts, and the group's last node (its output, in topological order).
         count = [0] * len(group_keys)
@@ -461,7 +489,8 @@ class GraphDrawing:
                 "</table>>"
             )
             lines.append(
-                f'g{g} [label={label} shape=box3d style=filled fillcolor="#e0e7ff" color="#4338ca"]'
+                f"g{g} [label={label} shape=box3d style=filled "
+                'fillcolor="#e0e7ff" color="#4338ca" margin=0.12]'
             )
         for i in range(n):
             if group_of[i] >= 0:
@@ -477,25 +506,6 @@ class GraphDrawing:
             if node._parents:
                 lines.append(f"o{i} [label={quote(node._rule.symbol)} {OP_STYLE}]")
 
-        # Edges between drawn boxes, merged and counted.
-        def box(i: int) -> str:
-            g = group_of[i]
-            return f"g{g}" if g >= 0 else f"n{i}"
-
-        merged: dict[tuple[str, str], int] = {}
-        index = self.index
-        for i, node in enumerate(order):
-            parents = node._parents
-            if not parents:
-                continue
-            g = group_of[i]
-            target = f"g{g}" if g >= 0 else f"o{i}"
-            for parent in parents:
-                source = box(index[parent])
-                if source != target:
-                    merged[(source, target)] = merged.get((source, target), 0) + 1
-            if g < 0:
-                merged[(f"o{i}", f"n{i}")] = 1
         for (source, target), k in merged.items():
             suffix = f' [label="{k} edges"]' if k > 1 else ""
             lines.append(f"{source} -> {target}{suffix}")

@@ -1,0 +1,120 @@
+"""Shared pieces for the viz tests: the classic neuron, tiny modules, SVG parsing."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from chaingrad import Value, dot
+from chaingrad.engine.scopes import active_recorder
+
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz 'dot' not installed")
+SVG_NS = "{http://www.w3.org/2000/svg}"
+
+
+def neuron() -> dict[str, Value]:
+    """Karpathy's single neuron: o = tanh(x1*w1 + x2*w2 + b), every node labelled."""
+    x1, x2 = Value(2.0, label="x1"), Value(0.0, label="x2")
+    w1, w2 = Value(-3.0, label="w1"), Value(1.0, label="w2")
+    b = Value(6.8813735870195432, label="b")
+    x1w1 = x1 * w1
+    x1w1.label = "x1*w1"
+    x2w2 = x2 * w2
+    x2w2.label = "x2*w2"
+    s = x1w1 + x2w2
+    s.label = "x1*w1 + x2*w2"
+    n = s + b
+    n.label = "n"
+    o = n.tanh()
+    o.label = "o"
+    return dict(x1=x1, x2=x2, w1=w1, w2=w2, b=b, x1w1=x1w1, x2w2=x2w2, s=s, n=n, o=o)
+
+
+def svg_nodes(svg: str | bytes) -> dict[str, ET.Element]:
+    """Graphviz SVG node groups by their title (our node id)."""
+    root = ET.fromstring(svg)
+    found = {}
+    for group in root.iter(f"{SVG_NS}g"):
+        if group.get("class") == "node":
+            found[group.find(f"{SVG_NS}title").text] = group
+    return found
+
+
+def svg_edges(svg: str | bytes) -> list[str]:
+    root = ET.fromstring(svg)
+    return [
+        g.find(f"{SVG_NS}title").text for g in root.iter(f"{SVG_NS}g") if g.get("class") == "edge"
+    ]
+
+
+def svg_text(element: ET.Element) -> str:
+    return " ".join(t.text or "" for t in element.iter(f"{SVG_NS}text"))
+
+
+# --- tiny modules that route through the scope recorder like chaingrad.nn will ---
+
+
+class TinyModule:
+    def __call__(self, *args):
+        recorder = active_recorder()
+        if recorder is None:
+            return self.forward(*args)
+        return recorder.call(self, self.forward, *args)
+
+    def children(self):
+        for name, value in vars(self).items():
+            if isinstance(value, TinyModule):
+                yield name, value
+            elif isinstance(value, list):
+                for i, item in enumerate(value):
+                    if isinstance(item, TinyModule):
+                        yield f"{name}.{i}", item
+
+    def named_modules(self):
+        queue = [("", self)]
+        while queue:
+            name, module = queue.pop(0)
+            yield name, module
+            for child_name, child in module.children():
+                queue.append((f"{name}.{child_name}" if name else child_name, child))
+
+
+class TinyNeuron(TinyModule):
+    def __init__(self, nin: int, rng: random.Random) -> None:
+        self.w = [Value(rng.uniform(-1, 1)) for _ in range(nin)]
+        self.b = Value(0.0)
+
+    def forward(self, x):
+        return (dot(self.w, x) + self.b).tanh()
+
+    def parameters(self):
+        return [*self.w, self.b]
+
+
+class TinyLayer(TinyModule):
+    def __init__(self, nin: int, nout: int, rng: random.Random) -> None:
+        self.neurons = [TinyNeuron(nin, rng) for _ in range(nout)]
+
+    def forward(self, x):
+        return [n(x) for n in self.neurons]
+
+    def parameters(self):
+        return [p for n in self.neurons for p in n.parameters()]
+
+
+class TinyMLP(TinyModule):
+    def __init__(self, nin: int, nouts: list[int], seed: int = 0) -> None:
+        rng = random.Random(seed)
+        sizes = [nin, *nouts]
+        self.layers = [TinyLayer(sizes[i], sizes[i + 1], rng) for i in range(len(nouts))]
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x[0] if len(x) == 1 else x
+
+    def parameters(self):
+        return [p for layer in self.layers for p in layer.parameters()]

@@ -1,0 +1,245 @@
+"""Backprop step-through: steps in the engine's order, stable frames, GIF and HTML."""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from chaingrad import Value, gradcheck, sum_of, toposort
+from chaingrad.viz import StepThrough, backprop_steps, step_through
+
+from .helpers import needs_dot, neuron, svg_nodes
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed")
+
+
+def test_steps_follow_the_engine_backward_and_match_its_gradients():
+    g = neuron()
+    steps = backprop_steps(g["o"])
+    order = toposort(g["o"])
+    # one step per edge, in reverse topological order of the node pushing gradient
+    assert len(steps) == sum(len(v.parents) for v in order) == 9
+    positions = [s.node_position for s in steps]
+    assert positions == sorted(positions, reverse=True)
+    assert steps[0].node is g["o"] and steps[0].parent is g["n"]
+    assert all(s.contribution == s.local * s.upstream for s in steps)
+    assert all(s.after == s.before + s.contribution for s in steps)
+    # computed apart from .grad: nothing was touched
+    assert all(v.grad == 0.0 for v in order)
+    final = {s.parent: s.after for s in steps}
+    g["o"].backward()
+    for leaf in ("x1", "x2", "w1", "w2", "b"):
+        assert final[g[leaf]] == g[leaf].grad
+    assert math.isclose(final[g["w1"]], 1.0, rel_tol=1e-12)  # 2 * (1 - tanh(n)**2) = 2 * 0.5
+
+
+def test_steps_agree_with_finite_differences_on_a_shared_node():
+    def f(a, b):
+        c = a * b
+        return (c + a).tanh() * c + (a**2).sin()
+
+    a, b = Value(0.7, label="a"), Value(-1.3, label="b")
+    steps = backprop_steps(f(a, b))
+    final = {}
+    for s in steps:
+        final[s.parent] = s.after
+    assert gradcheck(f, [0.7, -1.3])  # the engine's own gradients are right...
+    h = 1e-6
+    numeric_a = (f(Value(0.7 + h), Value(-1.3)).data - f(Value(0.7 - h), Value(-1.3)).data) / 2 / h
+    numeric_b = (f(Value(0.7), Value(-1.3 + h)).data - f(Value(0.7), Value(-1.3 - h)).data) / 2 / h
+    assert math.isclose(final[a], numeric_a, rel_tol=1e-6, abs_tol=1e-8)  # ...and so are ours
+    assert math.isclose(final[b], numeric_b, rel_tol=1e-6, abs_tol=1e-8)
+    # a feeds three ops, so its gradient is accumulated over three steps
+    assert len([s for s in steps if s.parent is a]) == 3
+
+
+def test_steps_agree_with_torch():
+    torch = pytest.importorskip("torch")
+    g = neuron()
+    final = {s.parent: s.after for s in backprop_steps(g["o"])}
+    t = {k: torch.tensor(g[k].data, dtype=torch.float64, requires_grad=True)
+         for k in ("x1", "x2", "w1", "w2", "b")}  # fmt: skip
+    out = torch.tanh(t["x1"] * t["w1"] + t["x2"] * t["w2"] + t["b"])
+    out.backward()
+    for k, tensor in t.items():
+        assert math.isclose(final[g[k]], tensor.grad.item(), rel_tol=1e-12, abs_tol=1e-15)
+
+
+def test_step_text_writes_out_the_chain_rule_product():
+    a, b = Value(2.0, label="a"), Value(-3.0, label="b")
+    c = a * b
+    c.label = "c"
+    texts = [s.text for s in backprop_steps(c)]
+    assert texts == [
+        "grad(a) += dc/da * grad(c) = -3 * 1 = -3, so grad(a) = 0 + -3 = -3",
+        "grad(b) += dc/db * grad(c) = 2 * 1 = 2, so grad(b) = 0 + 2 = 2",
+    ]
+    x = Value(3.0, label="x")
+    y = x * x
+    assert [s.after for s in backprop_steps(y)] == [3.0, 6.0]  # accumulation is visible
+
+
+def test_frames_mark_the_current_step_and_unknown_gradients():
+    g = neuron()
+    st = StepThrough(g["o"], params=[g["w1"], g["w2"], g["b"]])
+    assert len(st) == len(st.steps) + 1 == 10
+    assert st.captions[0].startswith("step 0 of 9: grad(o) = do/do = 1")
+    first = st.frame_source(0)
+    assert first.count("grad ?") == 9  # only the output's gradient is known
+    third = st.frame_source(3)
+    step = st.steps[2]
+    assert 'color="#ea580c" penwidth=3' in third  # the edge the gradient flows along
+    assert third.count("penwidth=3") == 1
+    assert st.captions[3].endswith(step.text)
+    last = st.frame_source(len(st) - 1)
+    assert "grad ?" not in last
+    with pytest.raises(IndexError):
+        st.frame_source(10)
+
+
+@needs_dot
+def test_layout_is_identical_in_every_frame():
+    g = neuron()
+    st = StepThrough(g["o"])
+    svgs = st.svgs()
+    assert len(svgs) == len(st)
+
+    def geometry(svg):
+        nodes = svg_nodes(svg.encode())
+        shapes = {}
+        for name, group in nodes.items():
+            shape = next(
+                el for el in group.iter() if el.tag.endswith(("path", "polygon", "ellipse"))
+            )
+            shapes[name] = dict(shape.attrib, fill=None, stroke=None)
+        return shapes
+
+    reference = geometry(svgs[0])
+    assert len(reference) == 15
+    for svg in svgs[1:]:
+        assert geometry(svg) == reference
+    # while the text did change
+    assert "grad ?" in svgs[0] and "grad ?" not in svgs[-1]
+
+
+@needs_dot
+def test_gif_has_one_frame_per_step_all_the_same_size(tmp_path):
+    from PIL import Image
+
+    g = neuron()
+    path = tmp_path / "backprop.gif"
+    st = step_through(g["o"], path, duration_ms=200)
+    with Image.open(path) as gif:
+        assert gif.format == "GIF"
+        assert gif.n_frames == len(st) == 10
+        sizes = set()
+        for k in range(gif.n_frames):
+            gif.seek(k)
+            sizes.add(gif.size)
+        assert len(sizes) == 1
+        assert gif.info["duration"] == 200
+    assert [p.name for p in tmp_path.iterdir()] == ["backprop.gif"]
+
+
+@needs_dot
+def test_html_is_one_self_contained_file(tmp_path):
+    g = neuron()
+    path = StepThrough(g["o"]).save(tmp_path / "backprop.html")
+    text = path.read_text()
+    assert "http" not in text  # no URLs at all: no network needed
+    assert not re.search(r"<(script|link|img)[^>]+(src|href)=", text)
+    assert text.count("<svg") == 10
+    assert "<script>" in text and "cg-next" in text and 'type="range"' in text
+    ids = re.findall(r' id="([^"]+)"', text)
+    assert len(ids) == len(set(ids))  # frame SVGs got unique ids
+
+
+def test_too_many_steps_is_a_clear_error():
+    x = Value(1.0)
+    y = sum_of([x * i for i in range(200)])
+    with pytest.raises(ValueError, match="600 backward steps, more than max_steps=300"):
+        StepThrough(y)
+    assert len(StepThrough(y, max_steps=600).steps) == 600
+
+
+def test_save_refuses_unknown_formats(tmp_path):
+    with pytest.raises(ValueError, match=r"use \.html or \.gif"):
+        StepThrough(Value(1.0) * 2).save(tmp_path / "a.mp4")
+
+
+def run_chromium(url: str, tmp_path) -> str:
+    profile = tmp_path / "profile"
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--virtual-time-budget=5000",
+        "--dump-dom",
+    ]
+    done = subprocess.run(
+        [CHROMIUM, *flags, f"--user-data-dir={profile}", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+@needs_dot
+@needs_chromium
+def test_html_steps_forward_and_back_in_a_real_browser(tmp_path):
+    g = neuron()
+    st = StepThrough(g["o"])
+    path = st.save(tmp_path / "backprop.html")
+
+    # 1. A link to #step=3 opens at step 3.
+    dom = run_chromium(path.as_uri() + "#step=3", tmp_path)
+    assert 'data-current="3"' in dom
+    assert "step 3 of 9</span>" in dom
+    visible = re.findall(r'<div class="cg-frame" data-step="(\d+)">', dom)
+    assert visible == ["3"]  # every other frame is hidden
+
+    # 2. Click the real buttons and move the slider, recording what the page shows.
+    harness = """
+<script>
+(function () {
+  var root = document.getElementById("chaingrad-step-through");
+  var log = [];
+  function note() {
+    log.push(root.getAttribute("data-current") + "|" +
+             root.querySelector(".cg-caption").textContent);
+  }
+  function click(cls) { root.querySelector(cls).click(); note(); }
+  click(".cg-next"); click(".cg-next"); click(".cg-next"); click(".cg-prev");
+  click(".cg-last"); click(".cg-next"); click(".cg-first"); click(".cg-prev");
+  var slider = root.querySelector(".cg-slider");
+  slider.value = "5"; slider.dispatchEvent(new Event("input")); note();
+  var out = document.createElement("pre");
+  out.id = "harness-log";
+  out.textContent = log.join("\\n");
+  document.body.appendChild(out);
+})();
+</script>
+</body>"""
+    test_page = tmp_path / "harness.html"
+    test_page.write_text(path.read_text().replace("</body>", harness))
+    dom = run_chromium(test_page.as_uri(), tmp_path)
+    log = re.search(r'<pre id="harness-log">(.*?)</pre>', dom, re.S).group(1)
+    lines = [line.split("|", 1) for line in log.strip().split("\n")]
+    assert [k for k, _ in lines] == ["1", "2", "3", "2", "9", "9", "0", "0", "5"]
+    import html
+
+    for k, caption in lines:
+        assert html.unescape(caption) == st.captions[int(k)]
