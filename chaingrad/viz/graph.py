@@ -23,6 +23,7 @@ into one summary node each), so drawing never hangs.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -67,6 +68,19 @@ def format_number(x: float, precision: int = 4) -> str:
     if x == 0:
         return "0"  # also turns -0.0 into 0, which only confuses a learner
     return f"{x:.{precision}g}"
+
+
+def derivative(out_name: str, in_name: str) -> str:
+    """``do/dn``, with brackets around names that are not one word: ``d(a*b)/da``.
+
+    >>> derivative("o", "n"), derivative("x1*w1", "x1")
+    ('do/dn', 'd(x1*w1)/dx1')
+    """
+
+    def bracket(name: str) -> str:
+        return name if re.fullmatch(r"\w+", name) else f"({name})"
+
+    return f"d{bracket(out_name)}/d{bracket(in_name)}"
 
 
 def html_escape(text: str) -> str:
@@ -331,7 +345,7 @@ class GraphDrawing:
                     attrs.append(f"label={quote(TIMES + self.fmt(local))}")
                     name_out = node.label or f"n{i}"
                     name_in = parent.label or f"n{index[parent]}"
-                    tip = f"local derivative d{name_out}/d{name_in} = {self.fmt(local)}"
+                    tip = f"local derivative {derivative(name_out, name_in)} = {self.fmt(local)}"
                     attrs.append(f"tooltip={quote(tip)}")
                 colour = highlight_edges.get((i, slot))
                 if colour is not None:

@@ -38,7 +38,7 @@ from typing import Any
 
 from chaingrad.engine import Value
 
-from .graph import GraphDrawing, graph_attributes, make_digraph
+from .graph import GraphDrawing, derivative, graph_attributes, make_digraph
 from .render import pipe, write_atomic
 
 DEFAULT_MAX_STEPS = 300
@@ -103,7 +103,7 @@ def _steps(drawing: GraphDrawing) -> tuple[list[BackpropStep], list[dict[Value, 
             grads[parent] = after
             out_name, in_name = _name(node, i), _name(parent, p)
             text = (
-                f"grad({in_name}) += d{out_name}/d{in_name} * grad({out_name}) = "
+                f"grad({in_name}) += {derivative(out_name, in_name)} * grad({out_name}) = "
                 f"{fmt(local)} * {fmt(upstream)} = {fmt(contribution)}, "
                 f"so grad({in_name}) = {fmt(before)} + {fmt(contribution)} = {fmt(after)}"
             )
@@ -179,7 +179,7 @@ class StepThrough:
             )
         self.steps, self._grads = _steps(self.drawing)
         root_name = _name(root, len(self.drawing.order) - 1)
-        seed = f"grad({root_name}) = d{root_name}/d{root_name} = 1 (the seed of backward)"
+        seed = f"grad({root_name}) = {derivative(root_name, root_name)} = 1 (the seed of backward)"
         total = len(self.steps)
         self.captions = [f"step 0 of {total}: {seed}"] + [
             f"step {s.number} of {total}: {s.text}" for s in self.steps

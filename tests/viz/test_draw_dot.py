@@ -106,8 +106,8 @@ def test_edge_labels_carry_the_local_derivative():
     g = neuron()
     source = draw_dot(g["o"], edge_labels=True).source
     # d(x1*w1)/dx1 = w1 = -3 and d(x1*w1)/dw1 = x1 = 2; dtanh(n)/dn = 1 - 0.7071**2 = 0.5
-    assert f'label="{TIMES}-3" tooltip="local derivative dx1*w1/dx1 = -3"' in source
-    assert f'label="{TIMES}2" tooltip="local derivative dx1*w1/dw1 = 2"' in source
+    assert f'label="{TIMES}-3" tooltip="local derivative d(x1*w1)/dx1 = -3"' in source
+    assert f'label="{TIMES}2" tooltip="local derivative d(x1*w1)/dw1 = 2"' in source
     assert 'tooltip="local derivative do/dn = 0.5"' in source
     assert f'label="{TIMES}' not in draw_dot(g["o"]).source
 

@@ -82,6 +82,10 @@ def test_step_text_writes_out_the_chain_rule_product():
     x = Value(3.0, label="x")
     y = x * x
     assert [s.after for s in backprop_steps(y)] == [3.0, 6.0]  # accumulation is visible
+    # names that are not one word are bracketed so the derivative reads unambiguously
+    texts = [s.text for s in backprop_steps(neuron()["o"])]
+    assert texts[1].startswith("grad(x1*w1 + x2*w2) += dn/d(x1*w1 + x2*w2) * grad(n) = 1 * 0.5")
+    assert any(t.startswith("grad(w1) += d(x1*w1)/dw1 * grad(x1*w1) = 2 * 0.5 = 1,") for t in texts)
 
 
 def test_frames_mark_the_current_step_and_unknown_gradients():
