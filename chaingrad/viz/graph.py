@@ -137,6 +137,13 @@ class GraphDrawing:
         self.root = root
         self.order = toposort(root)
         self.index = {node: i for i, node in enumerate(self.order)}
+        # A model names its parameters ("w.0", "b") and, unless params is given, marks them.
+        self.param_names: dict[Value, str] = {}
+        if model is not None and hasattr(model, "named_parameters"):
+            for name, p in model.named_parameters():
+                self.param_names.setdefault(p, _short_name(name))
+            if params is None:
+                params = list(self.param_names)
         self.params = _value_set(params, "params")
         self.inputs = _value_set(inputs, "inputs")
         self.precision = precision
@@ -158,6 +165,10 @@ class GraphDrawing:
         if node.label or node in self.inputs:
             return "input"
         return "constant"
+
+    def name_of(self, node: Value) -> str:
+        """What the drawing calls a node: its label, else its parameter name in ``model``."""
+        return node.label or self.param_names.get(node, "")
 
     def fmt(self, x: float) -> str:
         return format_number(x, self.precision)
@@ -234,8 +245,9 @@ class GraphDrawing:
         cells = []
         if number is not None:
             cells.append((f"#{number}", f"<i>#{number}</i>"))
-        if node.label:
-            cells.append((node.label, f"<b>{html_escape(node.label)}</b>"))
+        name = self.name_of(node)
+        if name:
+            cells.append((name, f"<b>{html_escape(name)}</b>"))
         elif widths is not None:
             cells.append(("", " "))
         data_text = f"data {self.fmt(node.data)}"
@@ -260,7 +272,7 @@ class GraphDrawing:
     def column_widths(self, grads_seen: Iterable[Mapping[Value, float]]) -> tuple[int, ...]:
         """Cell widths (number, label, data, grad) wide enough for every frame."""
         number_w = _text_width(f"#{len(self.order)}")
-        label_w = max([_text_width(n.label) for n in self.order if n.label] + [12])
+        label_w = max([_text_width(self.name_of(n)) for n in self.order] + [12])
         data_w = max(_text_width(f"data {self.fmt(n.data)}") for n in self.order)
         grad_w = _text_width("grad ?")
         for grads in grads_seen:
@@ -323,7 +335,8 @@ class GraphDrawing:
             fill = highlight_nodes.get(i, fill)
             number = n - i if number_backward else None
             label = self.value_label(i, g, number, widths)
-            tooltip = f"{kind} #{i}" + (f" ({node.label})" if node.label else "")
+            name = self.name_of(node)
+            tooltip = f"{kind} #{i}" + (f" ({name})" if name else "")
             lines = [
                 f"n{i} [label={label} fillcolor={quote(fill)} color={quote(border)} "
                 f"style={quote(style)} penwidth={penwidth} tooltip={quote(tooltip)}]"
@@ -343,8 +356,8 @@ class GraphDrawing:
                 attrs = []
                 if edge_labels:
                     attrs.append(f"label={quote(TIMES + self.fmt(local))}")
-                    name_out = node.label or f"n{i}"
-                    name_in = parent.label or f"n{index[parent]}"
+                    name_out = self.name_of(node) or f"n{i}"
+                    name_in = self.name_of(parent) or f"n{index[parent]}"
                     tip = f"local derivative {derivative(name_out, name_in)} = {self.fmt(local)}"
                     attrs.append(f"tooltip={quote(tip)}")
                 colour = highlight_edges.get((i, slot))
@@ -562,6 +575,14 @@ def legend_lines(color_grad: bool) -> list[str]:
         lines.append("legend_grad_pos -> legend_grad_neg [style=invis]")
     lines.append("}")
     return lines
+
+
+def _short_name(dotted: str) -> str:
+    """``layers.0.neurons.1.w.2`` -> ``w.2``: the name inside its module (the cluster says which)."""
+    parts = dotted.split(".")
+    if len(parts) >= 2 and parts[-1].isdigit():
+        return ".".join(parts[-2:])
+    return parts[-1]
 
 
 def _value_set(values: Iterable[Value] | None, what: str) -> set[Value]:

@@ -75,8 +75,8 @@ class BackpropStep:
     text: str
 
 
-def _name(node: Value, position: int) -> str:
-    return node.label or f"n{position}"
+def _name(drawing: GraphDrawing, node: Value, position: int) -> str:
+    return drawing.name_of(node) or f"n{position}"
 
 
 def _steps(drawing: GraphDrawing) -> tuple[list[BackpropStep], list[dict[Value, float]]]:
@@ -101,7 +101,7 @@ def _steps(drawing: GraphDrawing) -> tuple[list[BackpropStep], list[dict[Value, 
             contribution = local * upstream
             after = before + contribution
             grads[parent] = after
-            out_name, in_name = _name(node, i), _name(parent, p)
+            out_name, in_name = _name(drawing, node, i), _name(drawing, parent, p)
             text = (
                 f"grad({in_name}) += {derivative(out_name, in_name)} * grad({out_name}) = "
                 f"{fmt(local)} * {fmt(upstream)} = {fmt(contribution)}, "
@@ -178,14 +178,14 @@ class StepThrough:
                 f"max_steps={max_steps}; step through a smaller graph (or raise max_steps)"
             )
         self.steps, self._grads = _steps(self.drawing)
-        root_name = _name(root, len(self.drawing.order) - 1)
+        root_name = _name(self.drawing, root, len(self.drawing.order) - 1)
         seed = f"grad({root_name}) = {derivative(root_name, root_name)} = 1 (the seed of backward)"
         total = len(self.steps)
         self.captions = [f"step 0 of {total}: {seed}"] + [
             f"step {s.number} of {total}: {s.text}" for s in self.steps
         ]
         self.final_grads = {n: self._grads[-1].get(n, 0.0) for n in self.drawing.order}
-        self._widths = self.drawing.column_widths(self._grads[-1:] + self._grads[:1])
+        self._widths = self.drawing.column_widths(self._grads)  # every frame fits
 
     def __len__(self) -> int:
         return len(self.captions)

@@ -81,6 +81,14 @@ class TinyModule:
             for child_name, child in module.children():
                 queue.append((f"{name}.{child_name}" if name else child_name, child))
 
+    def named_parameters(self):
+        for prefix, module in self.named_modules():
+            own = vars(module)
+            for i, w in enumerate(own.get("w", [])):
+                yield f"{prefix}.w.{i}" if prefix else f"w.{i}", w
+            if "b" in own:
+                yield f"{prefix}.b" if prefix else "b", own["b"]
+
 
 class TinyNeuron(TinyModule):
     def __init__(self, nin: int, rng: random.Random) -> None:

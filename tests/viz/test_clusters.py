@@ -45,6 +45,18 @@ def test_clusters_per_layer_and_neuron_named_by_named_modules():
     assert before_first_cluster.count('tooltip="input') == 3
 
 
+def test_a_model_names_and_marks_its_parameters():
+    model = TinyMLP(2, [2, 1])
+    y, recorder = forward(model, [Value(1.0, label="x0"), Value(2.0, label="x1")])
+    source = draw_dot(y, scopes=recorder, model=model, edge_labels=True).source
+    assert source.count('tooltip="parameter') == len(model.parameters()) == 9
+    assert source.count("<b>w.0</b>") == 3 and source.count("<b>b</b>") == 3
+    assert re.search(r"local derivative dn\d+/d\(w\.1\) = ", source)
+    # explicit params win over the model's
+    explicit = draw_dot(y, scopes=recorder, model=model, params=[]).source
+    assert 'tooltip="parameter' not in explicit and "<b>w.0</b>" in explicit
+
+
 def test_cluster_names_fall_back_to_type_and_index():
     model = TinyMLP(2, [2, 1])
     y, recorder = forward(model, [Value(1.0), Value(2.0)])
