@@ -578,7 +578,7 @@ def legend_lines(color_grad: bool) -> list[str]:
 
 
 def _short_name(dotted: str) -> str:
-    """``layers.0.neurons.1.w.2`` -> ``w.2``: the name inside its module (the cluster says which)."""
+    """``layers.0.neurons.1.w.2`` -> ``w.2``: the name inside its module (see its cluster)."""
     parts = dotted.split(".")
     if len(parts) >= 2 and parts[-1].isdigit():
         return ".".join(parts[-2:])
