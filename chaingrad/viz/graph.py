@@ -9,7 +9,7 @@ Kinds of nodes, each with its own style (``legend=True`` draws a key):
 
 * **output** -- the root you drew;
 * **parameter** -- a leaf in the ``params`` collection you pass
-  (``draw_dot(loss, params=model.parameters())``);
+  (``draw_dot(loss, params=model.parameters())``), or of the ``model`` you pass;
 * **input** -- any other leaf with a label (or in ``inputs=``);
 * **constant** -- an unlabelled leaf not in ``params``/``inputs``: what the
   engine makes from a Python number in ``x * 2``;
@@ -708,8 +708,11 @@ def draw_dot(
     backward finishes their gradients (#1 is the output); ``legend`` adds a key;
     ``grads`` shows these gradients instead of ``.grad``; ``scopes`` (a
     ``chaingrad.engine.scopes.ScopeRecorder``) groups nodes into one cluster
-    per module, named after ``model.named_modules()`` when ``model`` is given.
-    Above ``max_nodes`` Values the drawing is summarized and says so.
+    per module, named after ``model.named_modules()`` when ``model`` is given
+    (a model also names its parameters, ``w.0`` or ``b``, and marks them as
+    parameters unless ``params`` is given). Above ``max_nodes`` Values the
+    drawing is summarized (module clusters, then runs of nodes, collapse into
+    summary boxes with counts) and its title says so.
 
     >>> from chaingrad import Value
     >>> a, b = Value(2.0, label="a"), Value(-3.0, label="b")
