@@ -1,1 +1,49 @@
-"""Neural-network library built from Values (see chaingrad.nn.Module, MLP)."""
+"""Neural networks built from Values: modules, losses, optimizers, data and training.
+
+micrograd's lecture code runs by changing only the import::
+
+    from chaingrad.nn import Neuron, Layer, MLP      # was: from micrograd.nn import ...
+
+>>> from chaingrad.nn import MLP, functional as F
+>>> model = MLP(2, [16, 16, 1], seed=0)
+>>> score = model([0.5, -1.0])
+>>> loss = F.hinge_loss(score, 1) + 1e-4 * F.l2_penalty(model)
+>>> loss.backward()
+>>> len(model.parameters()), model.layers[0].neurons[0].w[0].grad != 0.0
+(337, True)
+
+Files: ``module.py`` (Module, state dicts, save/load), ``layers.py`` (Neuron,
+Layer, MLP, Dropout, Sequential), ``init.py`` (seeds, weight initialisers),
+``functional.py`` (activations, losses, penalties), ``optim.py`` (SGD, Adam,
+AdamW, schedules), ``data.py`` (datasets, splits, minibatches), ``train.py``
+(fit, evaluate, predict), ``plot.py`` (loss curve, decision boundary),
+``demo.py`` (the ``chaingrad demo`` command). Importing this package loads the
+standard library only; matplotlib, numpy, scikit-learn and tqdm are imported
+by the functions that need them.
+"""
+
+from . import data, functional, init, optim
+from .layers import MLP, Dropout, Layer, Neuron, Sequential
+from .module import Module, StateDictError
+from .plot import plot_decision_boundary, plot_loss_curve
+from .train import History, evaluate, fit, predict
+
+__all__ = [
+    "MLP",
+    "Dropout",
+    "History",
+    "Layer",
+    "Module",
+    "Neuron",
+    "Sequential",
+    "StateDictError",
+    "data",
+    "evaluate",
+    "fit",
+    "functional",
+    "init",
+    "optim",
+    "plot_decision_boundary",
+    "plot_loss_curve",
+    "predict",
+]

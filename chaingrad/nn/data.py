@@ -1,0 +1,322 @@
+"""Toy and small real datasets, seeded splits, and a minibatch iterator.
+
+Nothing is downloaded. ``make_moons``, ``make_circles``, ``make_blobs`` and
+``make_spirals`` are generated here with a seeded ``random.Random`` (standard
+library only); ``load_digits`` and ``load_iris`` read the copies that ship
+inside scikit-learn (``pip install scikit-learn``).
+
+Datasets are plain Python lists: ``X`` a list of rows of floats, ``y`` a list
+of ints (class indices), ready to wrap in Values.
+
+>>> from chaingrad.nn.data import make_moons, train_test_split, batches
+>>> X, y = make_moons(100, noise=0.1, seed=0)
+>>> X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, seed=0)
+>>> len(X_train), len(X_test)
+(80, 20)
+>>> [len(xb) for xb, yb in batches(X_train, y_train, batch_size=32, seed=0)]
+[32, 32, 16]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from .init import Seed, make_rng
+
+Rows = list[list[float]]
+
+
+def _check_count(who: str, name: str, n: Any, minimum: int = 1) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or n < minimum:
+        raise ValueError(f"{who}: {name} must be an int >= {minimum}, got {n!r}")
+    return n
+
+
+def _check_noise(who: str, noise: Any) -> float:
+    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not noise >= 0:
+        raise ValueError(f"{who}: noise must be a number >= 0, got {noise!r}")
+    return float(noise)
+
+
+def _shuffled(X: Rows, y: list[int], rng: Any) -> tuple[Rows, list[int]]:
+    order = list(range(len(X)))
+    rng.shuffle(order)
+    return [X[i] for i in order], [y[i] for i in order]
+
+
+def make_moons(
+    n_samples: int = 100, noise: float = 0.1, *, seed: Seed = None, shuffle: bool = True
+) -> tuple[Rows, list[int]]:
+    """Two interleaving half circles (classes 0 and 1), as scikit-learn's ``make_moons``.
+
+    >>> X, y = make_moons(4, noise=0.0, shuffle=False)
+    >>> X[0], y
+    ([1.0, 0.0], [0, 0, 1, 1])
+    """
+    _check_count("make_moons", "n_samples", n_samples, 2)
+    noise = _check_noise("make_moons", noise)
+    rng = make_rng(seed)
+    n_out = n_samples // 2
+    n_in = n_samples - n_out
+    X: Rows = []
+    for i in range(n_out):  # upper moon: angles 0..pi
+        t = math.pi * i / max(n_out - 1, 1)
+        X.append([math.cos(t), math.sin(t)])
+    for i in range(n_in):  # lower moon, shifted right and down
+        t = math.pi * i / max(n_in - 1, 1)
+        X.append([1.0 - math.cos(t), 0.5 - math.sin(t)])
+    y = [0] * n_out + [1] * n_in
+    if noise:
+        X = [[a + rng.gauss(0.0, noise), b + rng.gauss(0.0, noise)] for a, b in X]
+    return _shuffled(X, y, rng) if shuffle else (X, y)
+
+
+def make_circles(
+    n_samples: int = 100,
+    noise: float = 0.05,
+    factor: float = 0.5,
+    *,
+    seed: Seed = None,
+    shuffle: bool = True,
+) -> tuple[Rows, list[int]]:
+    """A circle of radius 1 (class 0) around one of radius ``factor`` (class 1).
+
+    >>> X, y = make_circles(8, noise=0.0, shuffle=False)
+    >>> X[0], X[4], y[0], y[4]
+    ([1.0, 0.0], [0.5, 0.0], 0, 1)
+    """
+    _check_count("make_circles", "n_samples", n_samples, 2)
+    noise = _check_noise("make_circles", noise)
+    if not 0.0 < factor < 1.0:
+        raise ValueError(f"make_circles: factor must be in (0, 1), got {factor!r}")
+    rng = make_rng(seed)
+    n_out = n_samples // 2
+    n_in = n_samples - n_out
+    X: Rows = []
+    for n, radius in ((n_out, 1.0), (n_in, factor)):
+        for i in range(n):
+            t = 2.0 * math.pi * i / n
+            X.append([radius * math.cos(t), radius * math.sin(t)])
+    y = [0] * n_out + [1] * n_in
+    if noise:
+        X = [[a + rng.gauss(0.0, noise), b + rng.gauss(0.0, noise)] for a, b in X]
+    return _shuffled(X, y, rng) if shuffle else (X, y)
+
+
+def make_blobs(
+    n_samples: int = 100,
+    centers: int | Sequence[Sequence[float]] = 3,
+    std: float = 1.0,
+    *,
+    n_features: int = 2,
+    seed: Seed = None,
+    shuffle: bool = True,
+) -> tuple[Rows, list[int]]:
+    """Gaussian clusters, one class per center (random centers in [-10, 10] if ``centers`` is int).
+
+    >>> X, y = make_blobs(30, centers=[[0, 0], [5, 5]], std=0.5, seed=0)
+    >>> sorted(set(y)), len(X[0])
+    ([0, 1], 2)
+    """
+    _check_count("make_blobs", "n_samples", n_samples)
+    std = _check_noise("make_blobs", std)
+    rng = make_rng(seed)
+    if isinstance(centers, int):
+        _check_count("make_blobs", "centers", centers)
+        _check_count("make_blobs", "n_features", n_features)
+        points = [[rng.uniform(-10.0, 10.0) for _ in range(n_features)] for _ in range(centers)]
+    else:
+        points = [[float(c) for c in center] for center in centers]
+        if not points or len({len(p) for p in points}) != 1:
+            raise ValueError("make_blobs: centers must be a non-empty list of equal-length points")
+    X: Rows = []
+    y: list[int] = []
+    for i in range(n_samples):
+        k = i % len(points)  # classes as balanced as n_samples allows
+        X.append([c + rng.gauss(0.0, std) for c in points[k]])
+        y.append(k)
+    return _shuffled(X, y, rng) if shuffle else (X, y)
+
+
+def make_spirals(
+    n_samples: int = 100,
+    n_classes: int = 2,
+    noise: float = 0.2,
+    *,
+    turns: float = 1.0,
+    seed: Seed = None,
+    shuffle: bool = True,
+) -> tuple[Rows, list[int]]:
+    """Interleaved spiral arms, one per class (the CS231n toy problem), radius up to 1.
+
+    >>> X, y = make_spirals(90, n_classes=3, seed=0)
+    >>> len(X), sorted(set(y))
+    (90, [0, 1, 2])
+    """
+    _check_count("make_spirals", "n_samples", n_samples, 2)
+    _check_count("make_spirals", "n_classes", n_classes, 2)
+    noise = _check_noise("make_spirals", noise)
+    rng = make_rng(seed)
+    X: Rows = []
+    y: list[int] = []
+    per_class = [n_samples // n_classes + (k < n_samples % n_classes) for k in range(n_classes)]
+    for k, n in enumerate(per_class):
+        for i in range(n):
+            r = i / max(n - 1, 1)
+            angle = 2.0 * math.pi * (turns * r + k / n_classes) + rng.gauss(0.0, noise)
+            X.append([r * math.sin(angle), r * math.cos(angle)])
+            y.append(k)
+    return _shuffled(X, y, rng) if shuffle else (X, y)
+
+
+def _sklearn_dataset(name: str) -> Any:
+    try:
+        from sklearn import datasets
+    except ImportError:
+        raise ImportError(
+            f"load_{name} reads the copy bundled with scikit-learn, which is not installed; "
+            "pip install scikit-learn (or pip install 'chaingrad[data]')"
+        ) from None
+    # These loaders read files inside the sklearn package: no network access.
+    return getattr(datasets, f"load_{name}")()
+
+
+def load_digits(scale: bool = True) -> tuple[Rows, list[int]]:
+    """scikit-learn's bundled 8x8 handwritten digits: 1797 rows of 64 pixels, classes 0-9.
+
+    Pixels are 0..16; with ``scale`` (default) they are divided by 16 into [0, 1].
+    """
+    bunch = _sklearn_dataset("digits")
+    divisor = 16.0 if scale else 1.0
+    X = [[float(v) / divisor for v in row] for row in bunch.data]
+    return X, [int(t) for t in bunch.target]
+
+
+def load_iris() -> tuple[Rows, list[int]]:
+    """scikit-learn's bundled iris flowers: 150 rows of 4 measurements (cm), classes 0-2."""
+    bunch = _sklearn_dataset("iris")
+    return [[float(v) for v in row] for row in bunch.data], [int(t) for t in bunch.target]
+
+
+def train_test_split(
+    X: Sequence[Any],
+    y: Sequence[Any],
+    test_size: float | int = 0.2,
+    *,
+    seed: Seed = None,
+    stratify: bool = False,
+) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
+    """Shuffle with ``seed`` and split into ``(X_train, X_test, y_train, y_test)``.
+
+    ``test_size`` is a fraction in (0, 1) or a number of rows. With
+    ``stratify`` each class is split in the same proportion.
+
+    >>> split = train_test_split([[0], [1], [2], [3]], [0, 0, 1, 1], 0.5, seed=1, stratify=True)
+    >>> sorted(split[3])
+    [0, 1]
+    """
+    X, y = list(X), list(y)
+    n = len(X)
+    if n != len(y):
+        raise ValueError(f"train_test_split: X has {n} rows but y has {len(y)}")
+    if isinstance(test_size, float):
+        if not 0.0 < test_size < 1.0:
+            raise ValueError(f"train_test_split: test_size must be in (0, 1), got {test_size!r}")
+        fraction = test_size
+    elif isinstance(test_size, int) and not isinstance(test_size, bool) and 0 < test_size < n:
+        fraction = test_size / n
+    else:
+        raise ValueError(
+            f"train_test_split: test_size must be a fraction or a row count in 1..{n - 1}, "
+            f"got {test_size!r}"
+        )
+    rng = make_rng(seed)
+    if stratify:
+        groups: dict[Any, list[int]] = {}
+        for i, label in enumerate(y):
+            groups.setdefault(label, []).append(i)
+        test_idx: list[int] = []
+        train_idx: list[int] = []
+        for label in sorted(groups, key=repr):
+            idx = groups[label]
+            rng.shuffle(idx)
+            k = round(len(idx) * fraction)
+            test_idx += idx[:k]
+            train_idx += idx[k:]
+        rng.shuffle(test_idx)
+        rng.shuffle(train_idx)
+    else:
+        order = list(range(n))
+        rng.shuffle(order)
+        k = test_size if isinstance(test_size, int) else math.ceil(n * fraction)
+        test_idx, train_idx = order[:k], order[k:]
+    if not test_idx or not train_idx:
+        raise ValueError(f"train_test_split: test_size {test_size!r} leaves one side empty")
+    return (
+        [X[i] for i in train_idx],
+        [X[i] for i in test_idx],
+        [y[i] for i in train_idx],
+        [y[i] for i in test_idx],
+    )
+
+
+def standardize(train: Rows, *others: Rows) -> list[Rows]:
+    """Scale each column to mean 0, std 1 using statistics of ``train`` only.
+
+    Returns ``[train_scaled, *others_scaled]``; constant columns are only centred.
+
+    >>> standardize([[1.0], [3.0]], [[5.0]])
+    [[[-1.0], [1.0]], [[3.0]]]
+    """
+    if not train:
+        raise ValueError("standardize: train is empty")
+    columns = list(zip(*train))
+    means = [sum(c) / len(c) for c in columns]
+    stds = [math.sqrt(sum((v - m) ** 2 for v in c) / len(c)) or 1.0 for c, m in zip(columns, means)]
+    return [
+        [[(v - m) / s for v, m, s in zip(row, means, stds)] for row in rows]
+        for rows in (train, *others)
+    ]
+
+
+def batches(
+    X: Sequence[Any],
+    y: Sequence[Any],
+    batch_size: int | None = None,
+    *,
+    shuffle: bool = True,
+    seed: Seed = None,
+    epochs: int = 1,
+) -> Iterator[tuple[list[Any], list[Any]]]:
+    """Yield ``(X_batch, y_batch)`` minibatches for ``epochs`` passes over the data.
+
+    ``batch_size=None`` means the whole dataset (full-batch, as micrograd's
+    demo). With ``shuffle`` each epoch visits the rows in a new order drawn
+    from ``seed``; the last batch of an epoch may be smaller.
+
+    >>> list(batches([[1], [2], [3]], [0, 1, 0], batch_size=2, shuffle=False))
+    [([[1], [2]], [0, 1]), ([[3]], [0])]
+    """
+    n = len(X)
+    if n != len(y):
+        raise ValueError(f"batches: X has {n} rows but y has {len(y)}")
+    if n == 0:
+        raise ValueError("batches: the dataset is empty")
+    size = n if batch_size is None else _check_count("batches", "batch_size", batch_size)
+    _check_count("batches", "epochs", epochs)
+    # Checked above, now; the generator below runs only when iterated.
+    return _batches(X, y, size, shuffle, make_rng(seed), epochs)
+
+
+def _batches(
+    X: Sequence[Any], y: Sequence[Any], size: int, shuffle: bool, rng: Any, epochs: int
+) -> Iterator[tuple[list[Any], list[Any]]]:
+    order = list(range(len(X)))
+    for _ in range(epochs):
+        if shuffle:
+            rng.shuffle(order)
+        for start in range(0, len(order), size):
+            idx = order[start : start + size]
+            yield [X[i] for i in idx], [y[i] for i in idx]

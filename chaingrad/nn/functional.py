@@ -1,0 +1,349 @@
+"""Activations, losses and penalties as functions of Values.
+
+Activations apply to one Value or elementwise to a list. Losses take one
+sample or a batch (a list of samples) and average over the batch by default
+(``reduction="mean"``; also ``"sum"`` and ``"none"`` for the list of
+per-sample losses). Everything is built from engine ops, so ``backward()``
+works through it; the numerically delicate ones (``softmax``,
+``log_softmax``, ``cross_entropy``, ``softplus``,
+``binary_cross_entropy_with_logits``) never exponentiate a large positive
+number.
+
+>>> from chaingrad import Value
+>>> from chaingrad.nn import functional as F
+>>> logits = [Value(2.0), Value(1.0), Value(0.1)]
+>>> loss = F.cross_entropy(logits, 0)
+>>> round(loss.data, 6)
+0.41703
+>>> loss.backward()
+>>> [round(v.grad, 6) for v in logits]
+[-0.340999, 0.242433, 0.098566]
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from chaingrad.engine import Value, dot, sum_of
+
+Number = int | float
+Reduction = str
+
+
+def _elementwise(x: Any, fn: Any) -> Any:
+    if isinstance(x, Value):
+        return fn(x)
+    if isinstance(x, numbers.Real):
+        return fn(Value(x))
+    return [fn(v if isinstance(v, Value) else Value(v)) for v in x]
+
+
+# --- activations -------------------------------------------------------------------
+
+
+def relu(x: Value | Sequence[Value]) -> Value | list[Value]:
+    """``max(0, x)`` (derivative 0 at 0).
+
+    >>> [v.data for v in relu([Value(-1.0), Value(2.0)])]
+    [0.0, 2.0]
+    """
+    return _elementwise(x, Value.relu)
+
+
+def leaky_relu(x: Value | Sequence[Value], alpha: float = 0.01) -> Value | list[Value]:
+    """``x`` if positive else ``alpha * x``.
+
+    >>> leaky_relu(Value(-2.0), 0.1).data
+    -0.2
+    """
+    return _elementwise(x, lambda v: v.leaky_relu(alpha))
+
+
+def sigmoid(x: Value | Sequence[Value]) -> Value | list[Value]:
+    """``1 / (1 + exp(-x))``, computed without overflow.
+
+    >>> sigmoid(Value(0.0)).data
+    0.5
+    """
+    return _elementwise(x, Value.sigmoid)
+
+
+def tanh(x: Value | Sequence[Value]) -> Value | list[Value]:
+    """Hyperbolic tangent.
+
+    >>> tanh(Value(0.0)).data
+    0.0
+    """
+    return _elementwise(x, Value.tanh)
+
+
+def _softplus_one(x: Value) -> Value:
+    # log(1 + e^x) = x + log(1 + e^-x): pick the form whose exp cannot overflow.
+    # Each branch is the exact function, so its derivative is exact too.
+    if x.data > 0.0:
+        return x + (1.0 + (-x).exp()).log()
+    return (1.0 + x.exp()).log()
+
+
+def softplus(x: Value | Sequence[Value]) -> Value | list[Value]:
+    """``log(1 + exp(x))``, a smooth ReLU; stable for large ``|x|``.
+
+    >>> round(softplus(Value(1000.0)).data, 6)
+    1000.0
+    """
+    return _elementwise(x, _softplus_one)
+
+
+def _as_value_list(values: Iterable[Value | Number], who: str) -> list[Value]:
+    out = [v if isinstance(v, Value) else Value(v) for v in values]
+    if not out:
+        raise ValueError(f"{who}: needs at least one value")
+    return out
+
+
+def logsumexp(values: Sequence[Value]) -> Value:
+    """``log(sum(exp(v)))`` without overflow: shift by the largest value first.
+
+    The shift ``m`` is a constant: ``lse(x) = m + lse(x - m)`` holds for any
+    ``m``, so taking it from the data changes no derivative.
+
+    >>> round(logsumexp([Value(1000.0), Value(1000.0)]).data, 6)
+    1000.693147
+    """
+    xs = _as_value_list(values, "logsumexp")
+    m = max(v.data for v in xs)
+    if math.isinf(m):
+        raise ValueError(f"logsumexp: got an infinite value {m!r}")
+    return sum_of([(v - m).exp() for v in xs]).log() + m
+
+
+def softmax(logits: Sequence[Value]) -> list[Value]:
+    """Probabilities ``exp(x_i) / sum_j exp(x_j)``, shifted by the max so nothing overflows.
+
+    >>> [round(p.data, 4) for p in softmax([Value(1.0), Value(1.0)])]
+    [0.5, 0.5]
+    """
+    xs = _as_value_list(logits, "softmax")
+    m = max(v.data for v in xs)
+    exps = [(v - m).exp() for v in xs]
+    total = sum_of(exps)
+    return [e / total for e in exps]
+
+
+def log_softmax(logits: Sequence[Value]) -> list[Value]:
+    """``x_i - logsumexp(x)``: log-probabilities, stable for huge logits.
+
+    >>> [round(p.data, 4) for p in log_softmax([Value(0.0), Value(1000.0)])]
+    [-1000.0, 0.0]
+    """
+    xs = _as_value_list(logits, "log_softmax")
+    lse = logsumexp(xs)
+    return [v - lse for v in xs]
+
+
+# --- losses ------------------------------------------------------------------------
+
+
+def _reduce(losses: list[Value], reduction: Reduction, who: str) -> Value | list[Value]:
+    if reduction == "mean":
+        return sum_of(losses) / len(losses)
+    if reduction == "sum":
+        return sum_of(losses)
+    if reduction == "none":
+        return losses
+    raise ValueError(f"{who}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _pairs(predictions: Any, targets: Any, who: str) -> tuple[list[Any], list[Any], bool]:
+    """(predictions list, targets list, single?) with matching lengths."""
+    if isinstance(predictions, (Value, numbers.Real)):
+        return [predictions], [targets], True
+    preds = list(predictions)
+    if isinstance(targets, (Value, numbers.Real)):
+        raise ValueError(f"{who}: got {len(preds)} predictions but a single target")
+    tgts = list(targets)
+    if len(preds) != len(tgts):
+        raise ValueError(f"{who}: got {len(preds)} predictions but {len(tgts)} targets")
+    if not preds:
+        raise ValueError(f"{who}: got an empty batch")
+    return preds, tgts, False
+
+
+def _finish(losses: list[Value], single: bool, reduction: Reduction, who: str) -> Any:
+    if single and reduction != "none":
+        _reduce(losses, reduction, who)  # validates the name
+        return losses[0]
+    return _reduce(losses, reduction, who)
+
+
+def mse_loss(
+    predictions: Value | Sequence[Value],
+    targets: Number | Value | Sequence[Number | Value],
+    reduction: Reduction = "mean",
+) -> Value | list[Value]:
+    """Mean squared error ``mean((p - t)**2)``.
+
+    >>> mse_loss([Value(1.0), Value(3.0)], [0.0, 1.0]).data
+    2.5
+    """
+    preds, tgts, single = _pairs(predictions, targets, "mse_loss")
+    losses = [(p - t) ** 2 for p, t in zip(preds, tgts)]
+    return _finish(losses, single, reduction, "mse_loss")
+
+
+_LOG_FLOOR = -100.0  # as PyTorch: log(p) is clamped so p = 0 gives a large, finite loss
+
+
+def _clamped_log(p: Value) -> Value:
+    if p.data <= math.exp(_LOG_FLOOR):
+        return Value(_LOG_FLOOR)  # a constant: the clamp's derivative is 0
+    return p.log()
+
+
+def binary_cross_entropy(
+    probabilities: Value | Sequence[Value],
+    targets: Number | Sequence[Number],
+    reduction: Reduction = "mean",
+) -> Value | list[Value]:
+    """``-(t log p + (1 - t) log(1 - p))`` for probabilities ``p`` in [0, 1], targets in [0, 1].
+
+    ``log`` is clamped at -100 as in PyTorch. For a network's raw scores
+    prefer :func:`binary_cross_entropy_with_logits` (no sigmoid saturation).
+
+    >>> round(binary_cross_entropy(Value(0.8), 1).data, 6)
+    0.223144
+    """
+    preds, tgts, single = _pairs(probabilities, targets, "binary_cross_entropy")
+    losses = []
+    for p, t in zip(preds, tgts):
+        p = p if isinstance(p, Value) else Value(p)
+        t = float(t)
+        if not 0.0 <= p.data <= 1.0:
+            raise ValueError(f"binary_cross_entropy: probability must be in [0, 1], got {p.data!r}")
+        if not 0.0 <= t <= 1.0:
+            raise ValueError(f"binary_cross_entropy: target must be in [0, 1], got {t!r}")
+        # Skip a term whose weight is 0: fewer nodes, and no log(0) for a confident right answer.
+        terms = []
+        if t != 0.0:
+            terms.append(_clamped_log(p) * t)
+        if t != 1.0:
+            terms.append(_clamped_log(1.0 - p) * (1.0 - t))
+        losses.append(-sum_of(terms) if len(terms) > 1 else -terms[0])
+    return _finish(losses, single, reduction, "binary_cross_entropy")
+
+
+def binary_cross_entropy_with_logits(
+    logits: Value | Sequence[Value],
+    targets: Number | Sequence[Number],
+    reduction: Reduction = "mean",
+) -> Value | list[Value]:
+    """Binary cross-entropy of ``sigmoid(z)``, computed stably as ``softplus(-z) + (1 - t) z``.
+
+    >>> round(binary_cross_entropy_with_logits(Value(50.0), 0).data, 6)
+    50.0
+    """
+    preds, tgts, single = _pairs(logits, targets, "binary_cross_entropy_with_logits")
+    losses = []
+    for z, t in zip(preds, tgts):
+        z = z if isinstance(z, Value) else Value(z)
+        t = float(t)
+        loss = _softplus_one(-z)
+        if t != 1.0:
+            loss = loss + z * (1.0 - t)
+        losses.append(loss)
+    return _finish(losses, single, reduction, "binary_cross_entropy_with_logits")
+
+
+def cross_entropy(
+    logits: Sequence[Value] | Sequence[Sequence[Value]],
+    target_index: int | Sequence[int],
+    reduction: Reduction = "mean",
+) -> Value | list[Value]:
+    """``-log softmax(logits)[target]``, computed as ``logsumexp(logits) - logits[target]``.
+
+    One sample: ``logits`` is a list of Values and ``target_index`` an int.
+    A batch: a list of such lists and a list of ints (averaged by default).
+
+    >>> round(cross_entropy([Value(0.0), Value(0.0)], 1).data, 6)
+    0.693147
+    """
+    if not logits:
+        raise ValueError("cross_entropy: got no logits")
+    single = isinstance(logits[0], (Value, numbers.Real))
+    batch = [logits] if single else list(logits)
+    targets = [target_index] if single else list(target_index)  # type: ignore[arg-type]
+    if len(batch) != len(targets):
+        raise ValueError(f"cross_entropy: got {len(batch)} samples but {len(targets)} targets")
+    losses = []
+    for row, target in zip(batch, targets):
+        xs = _as_value_list(row, "cross_entropy")
+        if isinstance(target, bool) or not isinstance(target, numbers.Integral):
+            raise TypeError(
+                f"cross_entropy: target must be a class index (int), got {type(target).__name__}"
+            )
+        if not 0 <= target < len(xs):
+            raise ValueError(
+                f"cross_entropy: target index {target} is out of range for {len(xs)} classes"
+            )
+        losses.append(logsumexp(xs) - xs[int(target)])
+    return _finish(losses, single, reduction, "cross_entropy")
+
+
+def hinge_loss(
+    scores: Value | Sequence[Value],
+    targets: Number | Sequence[Number],
+    margin: float = 1.0,
+    reduction: Reduction = "mean",
+) -> Value | list[Value]:
+    """Max-margin (SVM) loss ``relu(margin - t * s)`` for targets ``t`` in {-1, +1}.
+
+    micrograd's demo loss: ``(1 + -yi * scorei).relu()`` averaged over the batch.
+
+    >>> hinge_loss([Value(2.0), Value(0.5)], [1, 1]).data
+    0.25
+    """
+    preds, tgts, single = _pairs(scores, targets, "hinge_loss")
+    losses = []
+    for s, t in zip(preds, tgts):
+        s = s if isinstance(s, Value) else Value(s)
+        if t not in (-1, 1):
+            raise ValueError(f"hinge_loss: targets must be -1 or +1, got {t!r}")
+        losses.append((margin - s * float(t)).relu())
+    return _finish(losses, single, reduction, "hinge_loss")
+
+
+# --- penalties ---------------------------------------------------------------------
+
+
+def _params(params: Any, who: str) -> list[Value]:
+    if hasattr(params, "parameters") and callable(params.parameters):
+        params = params.parameters()
+    out = list(params)
+    for i, p in enumerate(out):
+        if not isinstance(p, Value):
+            raise TypeError(f"{who}: params[{i}] must be a Value, got {type(p).__name__}")
+    return out
+
+
+def l2_penalty(params: Iterable[Value] | Any) -> Value:
+    """``sum(p**2)`` over parameters (a Module or a list of Values) as one ``dot`` node.
+
+    >>> l2_penalty([Value(3.0), Value(4.0)]).data
+    25.0
+    """
+    ps = _params(params, "l2_penalty")
+    # dot(p, p) has each p as two parents, so backward gives 2p: the derivative of p**2.
+    return dot(ps, ps)
+
+
+def l1_penalty(params: Iterable[Value] | Any) -> Value:
+    """``sum(|p|)`` over parameters (a Module or a list of Values).
+
+    >>> l1_penalty([Value(3.0), Value(-4.0)]).data
+    7.0
+    """
+    ps = _params(params, "l1_penalty")
+    return sum_of([p.abs() for p in ps])

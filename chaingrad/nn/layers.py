@@ -1,0 +1,259 @@
+"""Neuron, Layer and MLP with micrograd's call shapes and names, plus Dropout and Sequential.
+
+micrograd's lecture code runs unchanged: ``MLP(nin, nouts)``, ``model.layers``,
+``layer.neurons``, ``neuron.w``, ``neuron.b``, ``Neuron(nin, nonlin=True)``;
+hidden layers are ReLU and the last layer is linear; a layer (and so an MLP)
+with one output returns that Value itself rather than a one-element list.
+
+Each neuron computes ``dot(w, x) + b``: one many-input ``dot`` node instead of
+micrograd's chain of ``n`` multiplications and ``n`` additions, so graphs are
+several times smaller and backward is faster.
+
+Weights are drawn from a seeded ``random.Random`` (see :mod:`chaingrad.nn.init`):
+without ``seed`` every model starts from ``DEFAULT_SEED``, reproducibly.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from chaingrad.engine import Value, dot
+
+from .init import Initializer, Seed, get_initializer, make_rng
+from .module import Module
+
+# name -> the Value method applying it (None: identity)
+ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
+    "relu": Value.relu,
+    "tanh": Value.tanh,
+    "sigmoid": Value.sigmoid,
+    "leaky_relu": Value.leaky_relu,
+    "linear": None,
+}
+
+
+def _check_activation(activation: str) -> str:
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}")
+    return activation
+
+
+def _check_size(what: str, n: Any) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"{what} must be a positive int, got {n!r}")
+    return n
+
+
+def _as_values(x: Any, nin: int, who: str) -> list[Value]:
+    """The inputs as Values (numbers become leaves once, not once per neuron)."""
+    if isinstance(x, Value) or not isinstance(x, Sequence):
+        x = [x]  # a single number is a one-input sample, as in micrograd's MLP(1, ...)
+    if len(x) != nin:
+        raise ValueError(f"{who} expects {nin} inputs, got {len(x)}")
+    return [v if type(v) is Value else Value(v) for v in x]
+
+
+class Neuron(Module):
+    """``activation(w . x + b)``: one unit with ``nin`` weights ``w`` and a bias ``b``.
+
+    ``nonlin`` is micrograd's switch (True: ReLU, False: linear); ``activation``
+    picks another (``"relu" "tanh" "sigmoid" "leaky_relu" "linear"``).
+    ``init`` names a weight initialiser from :mod:`chaingrad.nn.init`
+    (``"uniform"`` is micrograd's U(-1, 1)); ``fan_out`` is the size of the
+    layer, which Xavier initialisation uses. The bias starts at 0.
+
+    >>> n = Neuron(2, seed=0)
+    >>> n
+    Neuron(2, activation='relu')
+    >>> round(n([1.0, -1.0]).data, 6)
+    0.172935
+    """
+
+    def __init__(
+        self,
+        nin: int,
+        nonlin: bool = True,
+        *,
+        activation: str | None = None,
+        init: str | Initializer = "uniform",
+        seed: Seed = None,
+        fan_out: int = 1,
+    ) -> None:
+        nin = _check_size("Neuron: nin", nin)
+        if activation is None:
+            activation = "relu" if nonlin else "linear"
+        self.activation = _check_activation(activation)
+        self._init_name, sample = get_initializer(init)
+        rng = make_rng(seed)
+        self.w = [Value(float(sample(rng, nin, fan_out))) for _ in range(nin)]
+        self.b = Value(0.0)
+        self._apply = ACTIVATIONS[self.activation]
+
+    @property
+    def nonlin(self) -> bool:
+        """micrograd's flag: True unless the neuron is linear."""
+        return self.activation != "linear"
+
+    def forward(self, x: Sequence[Value | float]) -> Value:
+        act = dot(self.w, x) + self.b
+        apply = self._apply
+        return act if apply is None else apply(act)
+
+    def extra_repr(self) -> str:
+        return f"{len(self.w)}, activation={self.activation!r}"
+
+
+class Layer(Module):
+    """``nout`` neurons reading the same ``nin`` inputs; returns a list (or one Value if nout=1).
+
+    Keyword arguments (``nonlin``, ``activation``, ``init``) go to every Neuron;
+    all neurons draw from one rng made from ``seed``.
+
+    >>> layer = Layer(3, 2, activation="tanh", seed=0)
+    >>> len(layer.neurons), len(layer([1.0, 2.0, 3.0]))
+    (2, 2)
+    """
+
+    def __init__(self, nin: int, nout: int, *, seed: Seed = None, **kwargs: Any) -> None:
+        nin = _check_size("Layer: nin", nin)
+        nout = _check_size("Layer: nout", nout)
+        rng = make_rng(seed)
+        self.neurons = [Neuron(nin, seed=rng, fan_out=nout, **kwargs) for _ in range(nout)]
+
+    @property
+    def nin(self) -> int:
+        return len(self.neurons[0].w)
+
+    @property
+    def nout(self) -> int:
+        return len(self.neurons)
+
+    def forward(self, x: Sequence[Value | float]) -> Value | list[Value]:
+        x = _as_values(x, self.nin, "Layer")
+        out = [n(x) for n in self.neurons]
+        return out[0] if len(out) == 1 else out
+
+    def extra_repr(self) -> str:
+        n = self.neurons[0]
+        kinds = {neuron.activation for neuron in self.neurons}
+        kind = n.activation if len(kinds) == 1 else "mixed"
+        return f"{self.nin} -> {self.nout}, activation={kind!r}, init={n._init_name!r}"
+
+    def __repr__(self) -> str:
+        # 16 identical neuron lines would say nothing the header does not.
+        return f"Layer({self.extra_repr()})"
+
+
+class MLP(Module):
+    """A multi-layer perceptron: ``MLP(2, [16, 16, 1])`` is 2 inputs, two hidden layers, 1 output.
+
+    Hidden layers use ``activation`` (ReLU by default, as micrograd); the last
+    layer uses ``output_activation`` (linear by default). ``init`` chooses the
+    weight initialiser and ``seed`` the random stream (see
+    :mod:`chaingrad.nn.init`; no seed means ``DEFAULT_SEED``).
+
+    >>> model = MLP(2, [16, 16, 1])
+    >>> model.num_parameters()
+    337
+    >>> model
+    MLP(2 -> [16, 16, 1], 337 parameters,
+      (layers.0): Layer(2 -> 16, activation='relu', init='uniform')
+      (layers.1): Layer(16 -> 16, activation='relu', init='uniform')
+      (layers.2): Layer(16 -> 1, activation='linear', init='uniform')
+    )
+    """
+
+    def __init__(
+        self,
+        nin: int,
+        nouts: Sequence[int],
+        *,
+        activation: str = "relu",
+        output_activation: str = "linear",
+        init: str | Initializer = "uniform",
+        seed: Seed = None,
+    ) -> None:
+        nin = _check_size("MLP: nin", nin)
+        if isinstance(nouts, int) or not isinstance(nouts, Sequence) or not nouts:
+            raise ValueError(f"MLP: nouts must be a non-empty list of layer sizes, got {nouts!r}")
+        _check_activation(activation)
+        _check_activation(output_activation)
+        rng = make_rng(seed)
+        sizes = [nin, *nouts]
+        last = len(nouts) - 1
+        self.layers = [
+            Layer(
+                sizes[i],
+                sizes[i + 1],
+                activation=output_activation if i == last else activation,
+                init=init,
+                seed=rng,
+            )
+            for i in range(len(nouts))
+        ]
+
+    def forward(self, x: Sequence[Value | float]) -> Value | list[Value]:
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def extra_repr(self) -> str:
+        sizes = [layer.nout for layer in self.layers]
+        return f"{self.layers[0].nin} -> {sizes}, {self.num_parameters()} parameters"
+
+
+class Dropout(Module):
+    """Zero each input with probability ``p`` in training mode, scaling the rest by 1/(1-p).
+
+    In eval mode (``model.eval()``) it passes inputs through unchanged, so a
+    trained network's predictions are deterministic. The mask comes from a
+    seeded rng.
+
+    >>> drop = Dropout(0.5, seed=0)
+    >>> [v.data for v in drop([Value(1.0)] * 4)]
+    [2.0, 2.0, 0.0, 0.0]
+    >>> [v.data for v in drop.eval()([Value(1.0)] * 2)]
+    [1.0, 1.0]
+    """
+
+    def __init__(self, p: float = 0.5, *, seed: Seed = None) -> None:
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
+            raise ValueError(f"Dropout: p must be a probability in [0, 1), got {p!r}")
+        self.p = float(p)
+        self._rng: random.Random = make_rng(seed)
+
+    def forward(self, x: Value | Sequence[Value]) -> Value | list[Value]:
+        single = isinstance(x, Value)
+        xs = [x] if single else list(x)
+        if not self.training or self.p == 0.0:
+            return x if single else xs
+        keep = 1.0 / (1.0 - self.p)
+        rand = self._rng.random
+        out = [v * keep if rand() >= self.p else v * 0.0 for v in xs]
+        return out[0] if single else out
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class Sequential(Module):
+    """Modules (or plain functions) applied one after the other.
+
+    >>> from chaingrad.nn import functional as F
+    >>> net = Sequential(Layer(2, 3, seed=0), Dropout(0.1), Layer(3, 2, nonlin=False, seed=1))
+    >>> len(F.softmax(net([1.0, 2.0])))
+    2
+    """
+
+    def __init__(self, *steps: Module | Callable[[Any], Any]) -> None:
+        for i, step in enumerate(steps):
+            if not callable(step):
+                raise TypeError(f"Sequential: step {i} is not callable: {step!r}")
+        self.steps = list(steps)
+
+    def forward(self, x: Any) -> Any:
+        for step in self.steps:
+            x = step(x)
+        return x

@@ -1,0 +1,319 @@
+"""Optimizers (SGD, Adam, AdamW) and learning-rate schedules.
+
+An optimizer holds the parameters and their per-parameter state (momentum,
+Adam's moment estimates); ``step()`` moves every ``p.data`` using ``p.grad``,
+``zero_grad()`` clears the gradients. The updates follow ``torch.optim``
+exactly (the tests compare them in float64), so results carry over.
+
+A schedule sets ``optimizer.lr`` from a step counter: call ``schedule.step()``
+after each ``optimizer.step()``.
+
+>>> from chaingrad import Value
+>>> from chaingrad.nn.optim import SGD
+>>> w = Value(1.0)
+>>> opt = SGD([w], lr=0.1)
+>>> (w * w).backward()              # d(w^2)/dw = 2
+>>> opt.step()
+>>> w.data
+0.8
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from chaingrad.engine import Value
+
+
+def _check_number(who: str, name: str, x: Any, low: float = 0.0, high: float = math.inf) -> float:
+    if isinstance(x, bool) or not isinstance(x, numbers.Real) or not low <= x <= high:
+        raise ValueError(f"{who}: {name} must be a number in [{low}, {high}], got {x!r}")
+    return float(x)
+
+
+class Optimizer:
+    """Base class: keeps ``params`` (a list of Values) and ``lr``; subclasses write ``_update``."""
+
+    def __init__(self, params: Iterable[Value] | Any, lr: float) -> None:
+        who = type(self).__name__
+        if hasattr(params, "parameters") and callable(params.parameters):
+            params = params.parameters()  # a Module is accepted as well
+        self.params: list[Value] = list(params)
+        if not self.params:
+            raise ValueError(f"{who}: got an empty parameter list")
+        for i, p in enumerate(self.params):
+            if not isinstance(p, Value):
+                raise TypeError(f"{who}: params[{i}] must be a Value, got {type(p).__name__}")
+        if len(set(self.params)) != len(self.params):
+            raise ValueError(f"{who}: a parameter is listed twice; it would be updated twice")
+        self.lr = _check_number(who, "lr", lr)
+        self.steps = 0  # how many times step() ran
+
+    def zero_grad(self) -> None:
+        """Set every parameter's gradient to 0."""
+        for p in self.params:
+            p.grad = 0.0
+
+    def step(self) -> None:
+        """Update every parameter from its ``.grad``."""
+        self.steps += 1
+        self._update()
+
+    def _update(self) -> None:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({len(self.params)} parameters, lr={self.lr})"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional momentum, Nesterov, and L2 weight decay.
+
+    With ``weight_decay`` the gradient gets ``+ weight_decay * p`` first (L2
+    regularisation); with ``momentum`` a velocity ``v = momentum * v + g`` is
+    followed instead of ``g`` (PyTorch's convention).
+
+    >>> w = Value(1.0)
+    >>> opt = SGD([w], lr=0.5, momentum=0.9)
+    >>> for _ in range(2):
+    ...     opt.zero_grad(); (w * w).backward(); opt.step()
+    >>> round(w.data, 6)
+    -0.9
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Value] | Any,
+        lr: float,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+    ) -> None:
+        super().__init__(params, lr)
+        self.momentum = _check_number("SGD", "momentum", momentum, 0.0, 1.0)
+        self.weight_decay = _check_number("SGD", "weight_decay", weight_decay)
+        if nesterov and self.momentum == 0.0:
+            raise ValueError("SGD: nesterov=True needs a momentum > 0")
+        self.nesterov = bool(nesterov)
+        self.velocity = [0.0] * len(self.params)
+
+    def _update(self) -> None:
+        lr, mu, wd = self.lr, self.momentum, self.weight_decay
+        if mu == 0.0 and wd == 0.0:
+            for p in self.params:  # the plain case, micrograd's p.data -= lr * p.grad
+                p.data -= lr * p.grad
+            return
+        first = self.steps == 1
+        velocity = self.velocity
+        for i, p in enumerate(self.params):
+            g = p.grad + wd * p.data
+            if mu != 0.0:
+                # PyTorch starts the velocity at the first gradient (no damping).
+                v = g if first else mu * velocity[i] + g
+                velocity[i] = v
+                g = g + mu * v if self.nesterov else v
+            p.data -= lr * g
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015) with bias correction; ``decoupled=True`` gives AdamW.
+
+    ``weight_decay`` adds ``weight_decay * p`` to the gradient (L2, as
+    ``torch.optim.Adam``); with ``decoupled=True`` it instead shrinks ``p`` by
+    ``lr * weight_decay * p`` directly (Loshchilov & Hutter's AdamW, as
+    ``torch.optim.AdamW``).
+
+    >>> w = Value(1.0)
+    >>> opt = Adam([w], lr=0.1)
+    >>> (w * w).backward(); opt.step()
+    >>> round(w.data, 6)          # Adam's first step moves by about lr
+    0.9
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Value] | Any,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        decoupled: bool = False,
+    ) -> None:
+        super().__init__(params, lr)
+        who = type(self).__name__
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"{who}: betas must be a pair (beta1, beta2), got {betas!r}")
+        self.betas = (
+            _check_number(who, "betas[0]", betas[0], 0.0, 1.0),
+            _check_number(who, "betas[1]", betas[1], 0.0, 1.0),
+        )
+        if self.betas[0] == 1.0 or self.betas[1] == 1.0:
+            raise ValueError(f"{who}: betas must be < 1, got {betas!r}")
+        self.eps = _check_number(who, "eps", eps)
+        self.weight_decay = _check_number(who, "weight_decay", weight_decay)
+        self.decoupled = bool(decoupled)
+        self.m = [0.0] * len(self.params)  # first moment (mean of gradients)
+        self.v = [0.0] * len(self.params)  # second moment (mean of squared gradients)
+
+    def _update(self) -> None:
+        lr, eps, wd = self.lr, self.eps, self.weight_decay
+        beta1, beta2 = self.betas
+        t = self.steps
+        # Bias correction: m and v start at 0, so early averages are too small.
+        correction1 = 1.0 - beta1**t
+        correction2_sqrt = math.sqrt(1.0 - beta2**t)
+        step_size = lr / correction1
+        m, v = self.m, self.v
+        for i, p in enumerate(self.params):
+            g = p.grad
+            if wd != 0.0:
+                if self.decoupled:
+                    p.data *= 1.0 - lr * wd
+                else:
+                    g = g + wd * p.data
+            m[i] = mi = beta1 * m[i] + (1.0 - beta1) * g
+            v[i] = vi = beta2 * v[i] + (1.0 - beta2) * g * g
+            p.data -= step_size * mi / (math.sqrt(vi) / correction2_sqrt + eps)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (default 0.01), as ``torch.optim.AdamW``.
+
+    >>> w = Value(1.0)
+    >>> opt = AdamW([w], lr=0.1, weight_decay=0.5)
+    >>> w.grad = 0.0; opt.step()
+    >>> w.data                     # only the decay acted: 1 - 0.1 * 0.5
+    0.95
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Value] | Any,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.01,
+    ) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, decoupled=True)
+
+
+# --- learning-rate schedules ----------------------------------------------------------
+
+
+class LRSchedule:
+    """Sets ``optimizer.lr = base_lr * factor(k)`` where ``k`` counts ``step()`` calls.
+
+    Subclasses define ``factor``. ``lr_at(k)`` gives the rate for any step
+    without changing anything (handy for plotting a schedule).
+    """
+
+    def __init__(self, optimizer: Optimizer) -> None:
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(self).__name__}: needs an Optimizer, got {optimizer!r}")
+        self.optimizer = optimizer
+        self.base_lr = optimizer.lr
+        self.k = 0
+        optimizer.lr = self.lr_at(0)
+
+    def factor(self, k: int) -> float:
+        raise NotImplementedError
+
+    def lr_at(self, k: int) -> float:
+        """The learning rate used for step ``k`` (0-based)."""
+        return self.base_lr * self.factor(k)
+
+    def step(self) -> float:
+        """Advance one step and set the optimizer's lr for the next; returns it."""
+        self.k += 1
+        self.optimizer.lr = self.lr_at(self.k)
+        return self.optimizer.lr
+
+
+class LambdaLR(LRSchedule):
+    """``lr = base_lr * fn(k)``.
+
+    >>> opt = SGD([Value(0.0)], lr=1.0)
+    >>> LambdaLR(opt, lambda k: 0.5**k).lr_at(3)
+    0.125
+    """
+
+    def __init__(self, optimizer: Optimizer, fn: Callable[[int], float]) -> None:
+        self.fn = fn
+        super().__init__(optimizer)
+
+    def factor(self, k: int) -> float:
+        return float(self.fn(k))
+
+
+class LinearLR(LRSchedule):
+    """Factor moving linearly from ``start_factor`` to ``end_factor`` over ``total_steps``.
+
+    micrograd's demo, ``lr = 1.0 - 0.9 * k / 100``, is
+    ``LinearLR(SGD(params, lr=1.0), start_factor=1.0, end_factor=0.1, total_steps=100)``.
+
+    >>> sched = LinearLR(SGD([Value(0.0)], lr=1.0), 1.0, 0.1, 100)
+    >>> round(sched.lr_at(50), 6)
+    0.55
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        start_factor: float = 1.0,
+        end_factor: float = 0.0,
+        total_steps: int = 100,
+    ) -> None:
+        if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
+            raise ValueError(f"LinearLR: total_steps must be a positive int, got {total_steps!r}")
+        self.start_factor = float(start_factor)
+        self.end_factor = float(end_factor)
+        self.total_steps = total_steps
+        super().__init__(optimizer)
+
+    def factor(self, k: int) -> float:
+        k = min(k, self.total_steps)
+        return self.start_factor + (self.end_factor - self.start_factor) * k / self.total_steps
+
+
+class StepLR(LRSchedule):
+    """Multiply the rate by ``gamma`` every ``step_size`` steps.
+
+    >>> StepLR(SGD([Value(0.0)], lr=1.0), step_size=10, gamma=0.5).lr_at(25)
+    0.25
+    """
+
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
+        if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size < 1:
+            raise ValueError(f"StepLR: step_size must be a positive int, got {step_size!r}")
+        self.step_size = step_size
+        self.gamma = float(gamma)
+        super().__init__(optimizer)
+
+    def factor(self, k: int) -> float:
+        return self.gamma ** (k // self.step_size)
+
+
+class CosineLR(LRSchedule):
+    """Cosine decay from ``base_lr`` to ``min_lr`` over ``total_steps``, then flat.
+
+    >>> round(CosineLR(SGD([Value(0.0)], lr=1.0), total_steps=100).lr_at(50), 6)
+    0.5
+    """
+
+    def __init__(self, optimizer: Optimizer, total_steps: int, min_lr: float = 0.0) -> None:
+        if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
+            raise ValueError(f"CosineLR: total_steps must be a positive int, got {total_steps!r}")
+        self.total_steps = total_steps
+        self.min_lr = float(min_lr)
+        super().__init__(optimizer)
+
+    def lr_at(self, k: int) -> float:
+        k = min(k, self.total_steps)
+        cosine = 0.5 * (1.0 + math.cos(math.pi * k / self.total_steps))
+        return self.min_lr + (self.base_lr - self.min_lr) * cosine
+
+    def factor(self, k: int) -> float:
+        return self.lr_at(k) / self.base_lr if self.base_lr else 0.0

@@ -1,0 +1,120 @@
+"""Plots for training: the loss curve and a 2-D decision boundary, as matplotlib Figures.
+
+Figures are made with ``matplotlib.figure.Figure`` (no pyplot state), so they
+work in scripts, on headless machines and inline in Jupyter; save one with
+``fig.savefig("loss.png")``. matplotlib (and numpy) are imported only when a
+plot is made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from chaingrad.engine import Value, no_grad
+
+
+def _matplotlib() -> Any:
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError(
+            "plotting needs matplotlib; pip install matplotlib (or pip install 'chaingrad[plot]')"
+        ) from None
+    return Figure
+
+
+def plot_loss_curve(history: Any, title: str = "training") -> Any:
+    """Loss per step (left axis) and accuracy per step (right axis) from ``fit``'s History.
+
+    Also accepts a plain list of losses.
+    """
+    Figure = _matplotlib()
+    fig = Figure(figsize=(6.0, 3.6), layout="constrained")
+    ax = fig.add_subplot()
+    losses = list(history) if isinstance(history, (list, tuple)) else history.loss
+    accuracies = [] if isinstance(history, (list, tuple)) else history.accuracy
+    ax.plot(range(len(losses)), losses, color="tab:blue", label="loss")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss", color="tab:blue")
+    ax.set_title(title)
+    if accuracies and any(a == a for a in accuracies):  # a != a for nan
+        acc_ax = ax.twinx()
+        acc_ax.plot(range(len(accuracies)), accuracies, color="tab:orange", label="accuracy")
+        val_steps = getattr(history, "val_step", [])
+        if val_steps:
+            acc_ax.plot(
+                val_steps, history.val_accuracy, "o--", color="tab:green", label="val accuracy"
+            )
+        acc_ax.set_ylabel("accuracy", color="tab:orange")
+        acc_ax.set_ylim(0.0, 1.05)
+    return fig
+
+
+def _output_score(output: Any) -> float:
+    """A number whose sign or argmax gives the class: score, or argmax index."""
+    if isinstance(output, Value):
+        return output.data
+    if len(output) == 1:
+        return output[0].data
+    return float(max(range(len(output)), key=lambda i: output[i].data))
+
+
+def plot_decision_boundary(
+    model: Callable,
+    X: Sequence[Sequence[float]],
+    y: Sequence[Any],
+    resolution: int = 60,
+    title: str = "decision boundary",
+    margin: float = 0.5,
+) -> Any:
+    """The model's predicted class over the plane, with the data on top (2 input features).
+
+    One-output models (hinge/bce scores) are split at 0; multi-output models
+    by argmax. ``resolution`` is the grid size per axis (the model is run
+    ``resolution**2`` times, in eval mode with no graph recorded).
+    """
+    Figure = _matplotlib()
+    import numpy as np
+
+    if not X or len(X[0]) != 2:
+        raise ValueError("plot_decision_boundary: needs data with exactly 2 features")
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 2:
+        raise ValueError(
+            f"plot_decision_boundary: resolution must be an int >= 2, got {resolution!r}"
+        )
+    points = np.asarray(X, dtype=float)
+    labels = np.asarray([float(v) for v in y])
+    x_min, y_min = points.min(axis=0) - margin
+    x_max, y_max = points.max(axis=0) + margin
+    xs = np.linspace(x_min, x_max, resolution)
+    ys = np.linspace(y_min, y_max, resolution)
+
+    from .train import _eval_mode
+
+    scores = np.empty((resolution, resolution))
+    with no_grad(), _eval_mode(model):
+        for i, gy in enumerate(ys.tolist()):
+            for j, gx in enumerate(xs.tolist()):
+                scores[i, j] = _output_score(model([gx, gy]))
+    binary = len(np.unique(labels)) <= 2 and not _is_multiclass(model, points[0])
+    fig = Figure(figsize=(5.0, 4.2), layout="constrained")
+    ax = fig.add_subplot()
+    if binary:
+        ax.contourf(xs, ys, scores > 0, levels=[-0.5, 0.5, 1.5], cmap="Spectral", alpha=0.8)
+    else:
+        n = int(max(scores.max(), labels.max())) + 1
+        ax.contourf(xs, ys, scores, levels=np.arange(-0.5, n), cmap="Spectral", alpha=0.8)
+    ax.scatter(points[:, 0], points[:, 1], c=labels, s=25, cmap="Spectral", edgecolors="k")
+    ax.set_xlim(x_min, x_max)
+    ax.set_ylim(y_min, y_max)
+    ax.set_title(title)
+    return fig
+
+
+def _is_multiclass(model: Callable, x: Any) -> bool:
+    from .train import _eval_mode
+
+    with no_grad(), _eval_mode(model):
+        out = model([float(v) for v in x])
+    return not isinstance(out, Value) and len(out) > 1
