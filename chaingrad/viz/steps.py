@@ -31,6 +31,7 @@ import io
 import json
 import os
 import re
+import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -262,12 +263,18 @@ class StepThrough:
             font = ImageFont.load_default(size=14)
         except TypeError:  # Pillow < 10.1 has one fixed bitmap font
             font = ImageFont.load_default()
-        band = 44
+        canvas_width = max(width, 600)
+        # Wrap captions to the picture (~8 px per character at size 14); every
+        # frame gets the same band height so the animation does not jump.
+        wrapped = [textwrap.wrap(c, width=max(40, (canvas_width - 20) // 8)) for c in self.captions]
+        band = 16 + 20 * max(len(lines) for lines in wrapped)
         frames = []
-        for image, caption in zip(images, self.captions):
-            canvas = Image.new("RGB", (max(width, 600), height + band), "white")
+        for image, lines in zip(images, wrapped):
+            canvas = Image.new("RGB", (canvas_width, height + band), "white")
             canvas.paste(image, (0, 0))
-            ImageDraw.Draw(canvas).text((10, height + 12), caption, fill="black", font=font)
+            draw = ImageDraw.Draw(canvas)
+            for row, line in enumerate(lines):
+                draw.text((10, height + 8 + 20 * row), line, fill="black", font=font)
             frames.append(canvas.convert("P", palette=Image.Palette.ADAPTIVE))
         buffer = io.BytesIO()
         frames[0].save(
