@@ -9,6 +9,7 @@ examples:
   chaingrad graph "tanh(x1*w1 + x2*w2 + b)" x1=2 w1=-3 x2=0 w2=1 b=6.8813735870195432 -o neuron.svg
   chaingrad graph "x**2 + 3*x" x=1.5 -o square.png --edge-labels
   chaingrad graph "sigmoid(a*b)" a=1 b=-2 --step-through backprop.html
+  chaingrad graph -- "-x*y" x=1 y=2      (a formula starting with - goes after --)
 """
 
 from __future__ import annotations
@@ -314,7 +315,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="also write the backward pass step by step: FILE.html (interactive) or FILE.gif",
     )
-    parser.add_argument("--rankdir", choices=("LR", "TB", "RL", "BT"), default="LR")
+    parser.add_argument(
+        "--rankdir",
+        choices=("LR", "TB", "RL", "BT"),
+        default="LR",
+        help="layout direction: left to right (default) or top to bottom, ...",
+    )
     parser.add_argument(
         "--edge-labels", action="store_true", help="write the local derivative on each edge"
     )
