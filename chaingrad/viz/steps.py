@@ -20,7 +20,7 @@ every ``.grad`` had just been zeroed: ``.grad`` is never read or changed, and
 >>> c = a * b; c.label = "c"
 >>> for step in backprop_steps(c):
 ...     print(step.text)
-grad(a) += dc/da * grad(c) = -3 * 1 = -3, so grad(a) = 0 + -3 = -3
+grad(a) += dc/da * grad(c) = -3 * 1 = -3, so grad(a) = 0 - 3 = -3
 grad(b) += dc/db * grad(c) = 2 * 1 = 2, so grad(b) = 0 + 2 = 2
 """
 
@@ -103,10 +103,11 @@ def _steps(drawing: GraphDrawing) -> tuple[list[BackpropStep], list[dict[Value, 
             after = before + contribution
             grads[parent] = after
             out_name, in_name = _name(drawing, node, i), _name(drawing, parent, p)
+            sign = "-" if contribution < 0 else "+"
             text = (
                 f"grad({in_name}) += {derivative(out_name, in_name)} * grad({out_name}) = "
                 f"{fmt(local)} * {fmt(upstream)} = {fmt(contribution)}, "
-                f"so grad({in_name}) = {fmt(before)} + {fmt(contribution)} = {fmt(after)}"
+                f"so grad({in_name}) = {fmt(before)} {sign} {fmt(abs(contribution))} = {fmt(after)}"
             )
             steps.append(
                 BackpropStep(

@@ -76,7 +76,7 @@ def test_step_text_writes_out_the_chain_rule_product():
     c.label = "c"
     texts = [s.text for s in backprop_steps(c)]
     assert texts == [
-        "grad(a) += dc/da * grad(c) = -3 * 1 = -3, so grad(a) = 0 + -3 = -3",
+        "grad(a) += dc/da * grad(c) = -3 * 1 = -3, so grad(a) = 0 - 3 = -3",
         "grad(b) += dc/db * grad(c) = 2 * 1 = 2, so grad(b) = 0 + 2 = 2",
     ]
     x = Value(3.0, label="x")
