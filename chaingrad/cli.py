@@ -29,7 +29,12 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: error: {message} (see --help)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The full parser; only ``command``'s module is imported and configured.
+
+    Importing one subcommand's module only when it is chosen keeps the others'
+    dependencies (and any breakage in them) out of its way.
+    """
     parser = _Parser(prog="chaingrad", description="chaingrad: scalar autodiff for learning.")
     from . import __version__
 
@@ -37,17 +42,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name, (module_name, help_text) in SUBCOMMANDS.items():
-        module = importlib.import_module(module_name)
-        sub_parser = sub.add_parser(name, help=help_text, description=module.__doc__)
-        sub_parser.formatter_class = argparse.RawDescriptionHelpFormatter
-        module.configure(sub_parser)
-        sub_parser.set_defaults(_run=module.run)
+        sub_parser = sub.add_parser(name, help=help_text)
+        if name == command:
+            module = importlib.import_module(module_name)
+            sub_parser.description = module.__doc__
+            sub_parser.formatter_class = argparse.RawDescriptionHelpFormatter
+            module.configure(sub_parser)
+            sub_parser.set_defaults(_run=module.run)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((arg for arg in argv if not arg.startswith("-")), None)
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(command).parse_args(argv)
         return int(args._run(args) or 0)
     except UsageError as error:
         print(error, file=sys.stderr)
