@@ -101,7 +101,11 @@ def plot_decision_boundary(
     fig = Figure(figsize=(5.0, 4.2), layout="constrained")
     ax = fig.add_subplot()
     if binary:
-        ax.contourf(xs, ys, scores > 0, levels=[-0.5, 0.5, 1.5], cmap="Spectral", alpha=0.8)
+        # Fill by the sign of the score; the contour of the score itself is smoother
+        # than a contour of a 0/1 grid, and the line at 0 is the boundary.
+        low, high = min(scores.min(), -1.0) - 1.0, max(scores.max(), 1.0) + 1.0
+        ax.contourf(xs, ys, scores, levels=[low, 0.0, high], cmap="Spectral", alpha=0.8)
+        ax.contour(xs, ys, scores, levels=[0.0], colors="k", linewidths=0.8)
     else:
         n = int(max(scores.max(), labels.max())) + 1
         ax.contourf(xs, ys, scores, levels=np.arange(-0.5, n), cmap="Spectral", alpha=0.8)
