@@ -1,0 +1,236 @@
+"""chaingrad.nn.functional against finite differences always and torch float64 when installed."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from chaingrad import Value, gradcheck
+from chaingrad.nn import functional as F
+
+
+def values(xs):
+    return [Value(x) for x in xs]
+
+
+def grads_of(fn, xs):
+    vs = values(xs)
+    out = fn(vs)
+    out.backward()
+    return out.data, [v.grad for v in vs]
+
+
+LOGITS = [0.3, -1.2, 2.5, 0.0, 1.1]
+
+
+# --- finite differences -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda *xs: F.softmax(xs)[2],
+        lambda *xs: F.log_softmax(xs)[1],
+        lambda *xs: F.logsumexp(xs),
+        lambda *xs: F.cross_entropy(xs, 3),
+        lambda *xs: F.mse_loss(list(xs), [0.5, -1.0, 2.0, 0.0, 1.0]),
+        lambda *xs: F.hinge_loss(list(xs), [1, -1, 1, -1, 1]),
+        lambda *xs: F.binary_cross_entropy_with_logits(list(xs), [1, 0, 1, 0, 0.3]),
+        lambda *xs: F.binary_cross_entropy(F.sigmoid(list(xs)), [1, 0, 1, 0, 0.3]),
+        lambda *xs: F.l2_penalty(xs),
+        lambda *xs: F.l1_penalty(xs),
+        lambda *xs: F.softplus(xs[0]) + F.softplus(-xs[2]),
+        lambda *xs: F.leaky_relu(xs[1], 0.2) + F.tanh(xs[0]) + F.relu(xs[2]),
+    ],
+)
+def test_gradcheck(fn):
+    assert gradcheck(fn, LOGITS)
+
+
+# --- torch float64 -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def torch():
+    return pytest.importorskip("torch")
+
+
+def t_grads(torch, fn, xs):
+    t = torch.tensor(xs, dtype=torch.float64, requires_grad=True)
+    out = fn(t)
+    out.backward()
+    return out.item(), t.grad.tolist()
+
+
+def assert_same(ours, theirs):
+    assert ours[0] == pytest.approx(theirs[0], abs=1e-12)
+    assert ours[1] == pytest.approx(theirs[1], abs=1e-12)
+
+
+def test_activations_match_torch(torch):
+    tf = torch.nn.functional
+    for fn, tfn in [
+        (F.sigmoid, torch.sigmoid),
+        (F.tanh, torch.tanh),
+        (F.relu, torch.relu),
+        (lambda v: F.leaky_relu(v, 0.1), lambda t: tf.leaky_relu(t, 0.1)),
+        (F.softplus, tf.softplus),
+    ]:
+        xs = [-3.0, -0.5, 0.25, 4.0]
+        assert_same(
+            grads_of(lambda vs, fn=fn: sum(v * (i + 1) for i, v in enumerate(fn(vs))), xs),
+            t_grads(
+                torch,
+                lambda t, tfn=tfn: (tfn(t) * torch.arange(1.0, 5.0, dtype=torch.float64)).sum(),
+                xs,
+            ),
+        )
+
+
+@pytest.mark.parametrize("index", [0, 2, 4])
+def test_softmax_and_log_softmax_match_torch(torch, index):
+    weights = [0.7, -1.0, 2.0, 0.1, 0.5]
+    w = torch.tensor(weights, dtype=torch.float64)
+    assert_same(
+        grads_of(lambda vs: sum(p * c for p, c in zip(F.softmax(vs), weights)), LOGITS),
+        t_grads(torch, lambda t: (torch.softmax(t, 0) * w).sum(), LOGITS),
+    )
+    assert_same(
+        grads_of(lambda vs: F.log_softmax(vs)[index], LOGITS),
+        t_grads(torch, lambda t: torch.log_softmax(t, 0)[index], LOGITS),
+    )
+
+
+def test_cross_entropy_single_and_batch_match_torch(torch):
+    assert_same(
+        grads_of(lambda vs: F.cross_entropy(vs, 2), LOGITS),
+        t_grads(
+            torch, lambda t: torch.nn.functional.cross_entropy(t[None], torch.tensor([2])), LOGITS
+        ),
+    )
+    rng = random.Random(0)
+    batch = [[rng.uniform(-3, 3) for _ in range(4)] for _ in range(6)]
+    targets = [rng.randrange(4) for _ in range(6)]
+    flat = [x for row in batch for x in row]
+
+    def ours(vs):
+        rows = [vs[i * 4 : (i + 1) * 4] for i in range(6)]
+        return F.cross_entropy(rows, targets)
+
+    def theirs(t):
+        return torch.nn.functional.cross_entropy(t.view(6, 4), torch.tensor(targets))
+
+    assert_same(grads_of(ours, flat), t_grads(torch, theirs, flat))
+
+    def ours_sum(vs):
+        rows = [vs[i * 4 : (i + 1) * 4] for i in range(6)]
+        return F.cross_entropy(rows, targets, reduction="sum")
+
+    def theirs_sum(t):
+        return torch.nn.functional.cross_entropy(
+            t.view(6, 4), torch.tensor(targets), reduction="sum"
+        )
+
+    assert_same(grads_of(ours_sum, flat), t_grads(torch, theirs_sum, flat))
+
+
+def test_losses_match_torch(torch):
+    tf = torch.nn.functional
+    targets01 = [1.0, 0.0, 1.0, 0.0, 0.3]
+    t01 = torch.tensor(targets01, dtype=torch.float64)
+    assert_same(
+        grads_of(lambda vs: F.mse_loss(vs, [0.5, -1.0, 2.0, 0.0, 1.0]), LOGITS),
+        t_grads(
+            torch,
+            lambda t: tf.mse_loss(t, torch.tensor([0.5, -1.0, 2.0, 0.0, 1.0], dtype=torch.float64)),
+            LOGITS,
+        ),
+    )
+    assert_same(
+        grads_of(lambda vs: F.binary_cross_entropy_with_logits(vs, targets01), LOGITS),
+        t_grads(torch, lambda t: tf.binary_cross_entropy_with_logits(t, t01), LOGITS),
+    )
+    assert_same(
+        grads_of(lambda vs: F.binary_cross_entropy(F.sigmoid(vs), targets01), LOGITS),
+        t_grads(torch, lambda t: tf.binary_cross_entropy(torch.sigmoid(t), t01), LOGITS),
+    )
+    signs = [1, -1, 1, -1, 1]
+    ts = torch.tensor(signs, dtype=torch.float64)
+    assert_same(
+        grads_of(lambda vs: F.hinge_loss(vs, signs), LOGITS),
+        t_grads(torch, lambda t: torch.relu(1 - ts * t).mean(), LOGITS),
+    )
+    assert_same(
+        grads_of(lambda vs: F.l2_penalty(vs) + F.l1_penalty(vs), LOGITS),
+        t_grads(torch, lambda t: (t * t).sum() + t.abs().sum(), LOGITS),
+    )
+
+
+# --- stability and semantics ----------------------------------------------------------------
+
+
+def test_huge_logits_are_stable():
+    big = values([1000.0, -1000.0, 999.0])
+    probs = F.softmax(big)
+    assert [round(p.data, 6) for p in probs] == [0.731059, 0.0, 0.268941]
+    assert F.log_softmax(big)[1].data == pytest.approx(-2000.313262, abs=1e-6)
+    loss = F.cross_entropy(big, 1)
+    loss.backward()
+    assert loss.data == pytest.approx(2000.313262, abs=1e-6)
+    assert big[1].grad == pytest.approx(-1.0)
+    assert F.binary_cross_entropy_with_logits(Value(-800.0), 1).data == pytest.approx(800.0)
+    assert F.softplus(Value(-800.0)).data == 0.0
+
+
+def test_binary_cross_entropy_clamps_log_like_torch():
+    p = Value(0.0)
+    loss = F.binary_cross_entropy(p, 1)
+    assert loss.data == 100.0
+    assert F.binary_cross_entropy(Value(1.0), 1).data == 0.0  # no log(0) for a right answer
+
+
+def test_hinge_is_micrograds_expression():
+    s = Value(0.3)
+    ours = F.hinge_loss(s, -1)
+    assert ours.data == (1 + 1 * 0.3)  # (1 + -yi*scorei).relu() with yi = -1
+
+
+def test_reductions():
+    preds = values([1.0, 2.0])
+    assert F.mse_loss(preds, [0.0, 0.0], reduction="sum").data == 5.0
+    per_sample = F.mse_loss(preds, [0.0, 0.0], reduction="none")
+    assert [v.data for v in per_sample] == [1.0, 4.0]
+    with pytest.raises(ValueError, match="reduction must be"):
+        F.mse_loss(preds, [0.0, 0.0], reduction="avg")
+
+
+def test_l2_penalty_is_one_node_and_accepts_a_module():
+    from chaingrad.nn import MLP
+
+    model = MLP(2, [3, 1], seed=0)
+    penalty = F.l2_penalty(model)
+    assert penalty.op.name == "dot"
+    assert penalty.data == pytest.approx(sum(p.data**2 for p in model.parameters()))
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: F.cross_entropy(values([1.0, 2.0]), 2), ValueError, "out of range for 2 classes"),
+        (lambda: F.cross_entropy(values([1.0, 2.0]), 1.0), TypeError, "class index"),
+        (lambda: F.cross_entropy([values([1.0])] * 2, [0]), ValueError, "2 samples but 1 targets"),
+        (lambda: F.cross_entropy([], 0), ValueError, "no logits"),
+        (lambda: F.mse_loss(values([1.0, 2.0]), [1.0]), ValueError, "2 predictions but 1 targets"),
+        (lambda: F.hinge_loss(Value(1.0), 0), ValueError, "targets must be -1 or \\+1"),
+        (lambda: F.binary_cross_entropy(Value(1.5), 1), ValueError, "probability must be in"),
+        (lambda: F.binary_cross_entropy(Value(0.5), 2), ValueError, "target must be in"),
+        (lambda: F.softmax([]), ValueError, "at least one value"),
+        (lambda: F.l2_penalty([1.0]), TypeError, "params\\[0\\] must be a Value"),
+        (lambda: F.logsumexp(values([math.inf])), ValueError, "infinite"),
+    ],
+)
+def test_bad_input_is_a_clear_error(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
