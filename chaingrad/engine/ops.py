@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -285,7 +286,7 @@ def DOT(*ws_then_xs: float) -> tuple[float, tuple[float, ...]]:
     n = len(ws_then_xs) // 2
     ws = ws_then_xs[:n]
     xs = ws_then_xs[n:]
-    return sum(map(float.__mul__, ws, xs)), xs + ws
+    return sum(map(operator.mul, ws, xs)), xs + ws
 
 
 # Parametric ops are families of Ops; tests instantiate them with these constants.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import operator
 from collections.abc import Iterable
 from typing import Any
 
@@ -13,11 +14,14 @@ Number = int | float
 
 _new = object.__new__
 _EMPTY: tuple = ()
+_get_data = operator.attrgetter("data")
 
 
 def _to_float(data: Any, what: str = "Value()") -> float:
     # bool is an int, and numpy scalars register themselves as numbers.Real
-    # (an ABC check is slow, so plain ints go first).
+    # (an ABC check is slow, so plain floats and ints go first).
+    if type(data) is float:
+        return data
     if type(data) is int or isinstance(data, numbers.Real):
         return float(data)
     shown = repr(data)
@@ -259,10 +263,22 @@ class Value:
             parent.grad += local * g
 
 
+_JUST_VALUE = frozenset({Value})
+
+
 def _data_of(x: Any) -> float:
     if isinstance(x, Value):
         return x.data
     return _to_float(x, "comparison with a Value")
+
+
+def _operands(items: Iterable[Value | Number], what: str) -> tuple[Value, ...]:
+    """A tuple of Values; numbers become constant leaves."""
+    items = tuple(items)
+    # One C-level pass decides whether any conversion is needed (usually not).
+    if set(map(type, items)) <= _JUST_VALUE:
+        return items
+    return tuple(v if type(v) is Value else _as_operand(v, what) for v in items)
 
 
 def sum_of(values: Iterable[Value | Number]) -> Value:
@@ -271,10 +287,10 @@ def sum_of(values: Iterable[Value | Number]) -> Value:
     >>> sum_of([Value(1.0), Value(2.0), 3]).data
     6.0
     """
-    parents = tuple(v if type(v) is Value else _as_operand(v, "sum_of") for v in values)
+    parents = _operands(values, "sum_of")
     if not parents:
         return Value(0.0)
-    data, local_grads = ops.SUM.forward(*[p.data for p in parents])
+    data, local_grads = ops.SUM.forward(*map(_get_data, parents))
     return _record(data, parents, local_grads, ops.SUM)
 
 
@@ -284,14 +300,14 @@ def dot(weights: Iterable[Value | Number], inputs: Iterable[Value | Number]) -> 
     >>> dot([Value(2.0), Value(3.0)], [1.0, -1.0]).data
     -1.0
     """
-    ws = tuple(v if type(v) is Value else _as_operand(v, "dot") for v in weights)
-    xs = tuple(v if type(v) is Value else _as_operand(v, "dot") for v in inputs)
+    ws = _operands(weights, "dot")
+    xs = _operands(inputs, "dot")
     if len(ws) != len(xs):
         raise ValueError(f"dot: got {len(ws)} weights but {len(xs)} inputs")
     if not ws:
         return Value(0.0)
     parents = ws + xs
-    data, local_grads = ops.DOT.forward(*[p.data for p in parents])
+    data, local_grads = ops.DOT.forward(*map(_get_data, parents))
     return _record(data, parents, local_grads, ops.DOT)
 
 
