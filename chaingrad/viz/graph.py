@@ -249,7 +249,8 @@ class GraphDrawing:
         if name:
             cells.append((name, f"<b>{html_escape(name)}</b>"))
         elif widths is not None:
-            cells.append(("", " "))
+            # A step-through's captions call unlabelled nodes n<i>: show that name too.
+            cells.append((f"n{i}", f'<font color="#6b7280"><i>n{i}</i></font>'))
         data_text = f"data {self.fmt(node.data)}"
         cells.append((data_text, html_escape(data_text)))
         grad_text = "grad " + (self.fmt(grad) if grad is not None else "?")
@@ -272,7 +273,9 @@ class GraphDrawing:
     def column_widths(self, grads_seen: Iterable[Mapping[Value, float]]) -> tuple[int, ...]:
         """Cell widths (number, label, data, grad) wide enough for every frame."""
         number_w = _text_width(f"#{len(self.order)}")
-        label_w = max([_text_width(self.name_of(n)) for n in self.order] + [12])
+        label_w = max(
+            [_text_width(self.name_of(n) or f"n{i}") for i, n in enumerate(self.order)] + [12]
+        )
         data_w = max(_text_width(f"data {self.fmt(n.data)}") for n in self.order)
         grad_w = _text_width("grad ?")
         for grads in grads_seen:

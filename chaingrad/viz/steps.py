@@ -316,11 +316,11 @@ class StepThrough:
 #{element_id} .cg-steps {{ font-family: monospace; font-size: 12px; }}
 </style>
 <div class="cg-controls">
-<button type="button" class="cg-first" title="first step (Home)">&#x23EE; first</button>
+<button type="button" class="cg-first" title="first step (Home)">&#x25C0;&#x25C0; first</button>
 <button type="button" class="cg-prev" title="previous step (left arrow)">&#x25C0; back</button>
 <input type="range" class="cg-slider" min="0" max="{last}" value="0" step="1" aria-label="step">
 <button type="button" class="cg-next" title="next step (right arrow)">forward &#x25B6;</button>
-<button type="button" class="cg-last" title="last step (End)">last &#x23ED;</button>
+<button type="button" class="cg-last" title="last step (End)">last &#x25B6;&#x25B6;</button>
 <span class="cg-counter">step 0 of {last}</span>
 </div>
 <div class="cg-caption">{html.escape(self.captions[0])}</div>
