@@ -23,15 +23,14 @@ import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from ._checks import check_int
 from .init import Seed, make_rng
 
 Rows = list[list[float]]
 
 
 def _check_count(who: str, name: str, n: Any, minimum: int = 1) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < minimum:
-        raise ValueError(f"{who}: {name} must be an int >= {minimum}, got {n!r}")
-    return n
+    return check_int(n, f"{who}: {name}", minimum)
 
 
 def _check_noise(who: str, noise: Any) -> float:

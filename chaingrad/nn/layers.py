@@ -21,6 +21,7 @@ from typing import Any
 
 from chaingrad.engine import Value, dot
 
+from ._checks import check_int
 from .init import Initializer, Seed, get_initializer, make_rng
 from .module import Module
 
@@ -41,9 +42,7 @@ def _check_activation(activation: str) -> str:
 
 
 def _check_size(what: str, n: Any) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"{what} must be a positive int, got {n!r}")
-    return n
+    return check_int(n, what)
 
 
 def _as_values(x: Any, nin: int, who: str) -> list[Value]:

@@ -27,6 +27,8 @@ from typing import Any
 
 from chaingrad.engine import Value
 
+from ._checks import check_int
+
 
 def _check_number(who: str, name: str, x: Any, low: float = 0.0, high: float = math.inf) -> float:
     if isinstance(x, bool) or not isinstance(x, numbers.Real) or not low <= x <= high:
@@ -266,8 +268,7 @@ class LinearLR(LRSchedule):
         end_factor: float = 0.0,
         total_steps: int = 100,
     ) -> None:
-        if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
-            raise ValueError(f"LinearLR: total_steps must be a positive int, got {total_steps!r}")
+        check_int(total_steps, "LinearLR: total_steps")
         self.start_factor = float(start_factor)
         self.end_factor = float(end_factor)
         self.total_steps = total_steps
@@ -286,8 +287,7 @@ class StepLR(LRSchedule):
     """
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
-        if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size < 1:
-            raise ValueError(f"StepLR: step_size must be a positive int, got {step_size!r}")
+        check_int(step_size, "StepLR: step_size")
         self.step_size = step_size
         self.gamma = float(gamma)
         super().__init__(optimizer)
@@ -304,8 +304,7 @@ class CosineLR(LRSchedule):
     """
 
     def __init__(self, optimizer: Optimizer, total_steps: int, min_lr: float = 0.0) -> None:
-        if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
-            raise ValueError(f"CosineLR: total_steps must be a positive int, got {total_steps!r}")
+        check_int(total_steps, "CosineLR: total_steps")
         self.total_steps = total_steps
         self.min_lr = float(min_lr)
         super().__init__(optimizer)

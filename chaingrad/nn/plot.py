@@ -13,6 +13,8 @@ from typing import Any
 
 from chaingrad.engine import Value, no_grad
 
+from ._checks import check_int
+
 
 def _matplotlib() -> Any:
     try:
@@ -79,10 +81,7 @@ def plot_decision_boundary(
 
     if not X or len(X[0]) != 2:
         raise ValueError("plot_decision_boundary: needs data with exactly 2 features")
-    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 2:
-        raise ValueError(
-            f"plot_decision_boundary: resolution must be an int >= 2, got {resolution!r}"
-        )
+    check_int(resolution, "plot_decision_boundary: resolution", minimum=2)
     points = np.asarray(X, dtype=float)
     labels = np.asarray([float(v) for v in y])
     x_min, y_min = points.min(axis=0) - margin

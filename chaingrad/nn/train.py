@@ -34,6 +34,7 @@ from typing import Any
 from chaingrad.engine import Value, no_grad
 
 from . import functional as F
+from ._checks import check_int
 from .data import batches
 from .init import Seed, make_rng
 from .module import Module
@@ -215,10 +216,8 @@ def fit(
     if steps is not None and epochs is not None:
         raise ValueError("fit: give steps or epochs, not both")
     for name, value in (("steps", steps), ("epochs", epochs)):
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int) or value < 1
-        ):
-            raise ValueError(f"fit: {name} must be a positive int, got {value!r}")
+        if value is not None:
+            check_int(value, f"fit: {name}")
     for name, value in (("l2", l2), ("l1", l1)):
         if not isinstance(value, numbers.Real) or value < 0:
             raise ValueError(f"fit: {name} must be a number >= 0, got {value!r}")

@@ -121,7 +121,7 @@ def test_batches_cover_each_row_once_per_epoch():
 
 
 def test_batches_validate_eagerly():
-    with pytest.raises(ValueError, match="batch_size must be an int >= 1"):
+    with pytest.raises(ValueError, match="batch_size must be a positive int"):
         data.batches([[1]], [0], batch_size=0)
     with pytest.raises(ValueError, match="the dataset is empty"):
         data.batches([], [])
