@@ -7,7 +7,9 @@ micrograd's nn.py writes it), max-margin (SVM) loss plus 1e-4 L2, then
 
 Prints: build+backward time per step and the ratio, bytes per graph node held
 (tracemalloc, graph alive after backward), and the deepest chain each engine
-can build and backpropagate.
+can build and backpropagate. When torch is installed, the same scalar code runs
+on 0-d float64 tensors as a third timing column (torch is built for tensors,
+not scalars: this shows what a scalar graph costs there, nothing more).
 
     pip install -e '.[bench]'     # micrograd==0.1.0, scikit-learn
     python benchmarks/engine.py [--steps 20] [--max-depth 1000000]
@@ -28,6 +30,16 @@ from sklearn.datasets import make_moons
 import chaingrad
 
 ENGINES = {"micrograd": micrograd.engine.Value, "chaingrad": chaingrad.Value}
+
+try:
+    import torch
+
+    def torch_scalar(x):
+        return torch.tensor(float(x), dtype=torch.float64, requires_grad=True)
+
+    TIMED = {**ENGINES, "torch": torch_scalar}
+except ImportError:
+    TIMED = dict(ENGINES)
 
 
 def make_params(value_cls, seed: int = 1337):
@@ -88,10 +100,10 @@ def time_steps(X, y, steps):
     are reference cycles that only the collector frees) and none of it lands in
     the other engine's step.
     """
-    layers = {name: make_params(cls) for name, cls in ENGINES.items()}
-    times = {name: [] for name in ENGINES}
+    layers = {name: make_params(cls) for name, cls in TIMED.items()}
+    times = {name: [] for name in TIMED}
     for _ in range(steps + 1):  # the first round warms up and is dropped
-        for name, cls in ENGINES.items():
+        for name, cls in TIMED.items():
             t0 = time.perf_counter()
             loss = loss_fn(cls, layers[name], X, y)
             loss.backward()
@@ -150,8 +162,8 @@ def main() -> None:
     y = [float(v) for v in y]
 
     # Same loss from the same weights: the engines compute the same thing.
-    losses = {n: loss_fn(ENGINES[n], make_params(ENGINES[n]), X, y).data for n in ENGINES}
-    assert abs(losses["micrograd"] - losses["chaingrad"]) < 1e-9, losses
+    losses = {n: float(loss_fn(TIMED[n], make_params(TIMED[n]), X, y).data) for n in TIMED}
+    assert max(losses.values()) - min(losses.values()) < 1e-9, losses
 
     print(
         f"gc enabled: {gc.isenabled()}; {args.steps} steps each, alternating, median reported; "
@@ -167,7 +179,11 @@ def main() -> None:
             f"{name:<10} {t[name] * 1e3:>10.1f} {mem[name][1]:>7} {mem[name][0]:>11.0f} "
             f"{depth[name]:>14,}"
         )
+    if "torch" in t:
+        print(f"{'torch':<10} {t['torch'] * 1e3:>10.1f} {'(0-d float64 tensors; time only)':>34}")
     print(f"speed: chaingrad is {t['micrograd'] / t['chaingrad']:.1f}x faster than micrograd")
+    if "torch" in t:
+        print(f"speed: chaingrad is {t['torch'] / t['chaingrad']:.1f}x faster than scalar torch")
     ratio = mem["chaingrad"][0] / mem["micrograd"][0]
     print(f"memory: chaingrad holds {ratio:.2f}x micrograd's bytes per node")
 
