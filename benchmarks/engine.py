@@ -11,6 +11,12 @@ can build and backpropagate. When torch is installed, the same scalar code runs
 on 0-d float64 tensors as a third timing column (torch is built for tensors,
 not scalars: this shows what a scalar graph costs there, nothing more).
 
+Timing runs each engine in a fresh interpreter that imports only that engine:
+the cycle collector's cost grows with everything alive in the process, so
+timing micrograd and chaingrad beside torch and scikit-learn would charge
+both for objects a user of either would not have. The engines take turns in
+blocks of steps, so a change in the machine's load hits all of them.
+
     pip install -e '.[bench]'     # micrograd==0.1.0, scikit-learn
     python benchmarks/engine.py [--steps 20] [--max-depth 1000000]
 """
@@ -19,31 +25,40 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
+import json
 import random
 import statistics
+import subprocess
+import sys
 import time
 import tracemalloc
 
-import micrograd.engine
-from sklearn.datasets import make_moons
+BLOCK = 5  # steps per turn
 
-import chaingrad
 
-ENGINES = {"micrograd": micrograd.engine.Value, "chaingrad": chaingrad.Value}
+def engine(name: str):
+    """The scalar constructor of an engine, importing only that engine."""
+    if name == "micrograd":
+        from micrograd.engine import Value
 
-try:
-    import torch
+        return Value
+    if name == "chaingrad":
+        from chaingrad import Value
 
-    def torch_scalar(x):
-        return torch.tensor(float(x), dtype=torch.float64, requires_grad=True)
+        return Value
+    if name == "torch":
+        import torch
 
-    TIMED = {**ENGINES, "torch": torch_scalar}
-except ImportError:
-    TIMED = dict(ENGINES)
+        def torch_scalar(x):
+            return torch.tensor(float(x), dtype=torch.float64, requires_grad=True)
+
+        return torch_scalar
+    raise ValueError(name)
 
 
 def make_params(value_cls, seed: int = 1337):
-    """Weights for 2-16-16-1 as nested lists [layer][neuron] = (w, b), same numbers for both."""
+    """Weights for 2-16-16-1 as nested lists [layer][neuron] = (w, b), same numbers for all."""
     rng = random.Random(seed)
     sizes = [2, 16, 16, 1]
     layers = []
@@ -91,30 +106,49 @@ def count_nodes(root) -> int:
     return len(seen)
 
 
-def time_steps(X, y, steps):
-    """Median build+backward time per engine, the engines alternating step by step.
+def worker(name: str) -> None:
+    """Child process: read the data on stdin, time BLOCK (+1 warm-up) steps, print JSON."""
+    data = json.load(sys.stdin)
+    cls = engine(name)
+    layers = make_params(cls)
+    times, loss_value = [], None
+    for k in range(BLOCK + 1):
+        t0 = time.perf_counter()
+        loss = loss_fn(cls, layers, data["X"], data["y"])
+        loss.backward()
+        elapsed = time.perf_counter() - t0
+        loss_value = float(loss.data)
+        del loss
+        if k:  # the first step warms up
+            times.append(elapsed)
+    json.dump({"times": times, "loss": loss_value, "gc": gc.isenabled()}, sys.stdout)
 
-    Alternating keeps the ratio fair when the machine's load changes during the run.
-    Each step ends by dropping its graph and running the collector inside the
-    timed region, so each engine pays for its own garbage (micrograd's graphs
-    are reference cycles that only the collector frees) and none of it lands in
-    the other engine's step.
-    """
-    layers = {name: make_params(cls) for name, cls in TIMED.items()}
-    times = {name: [] for name in TIMED}
-    for _ in range(steps + 1):  # the first round warms up and is dropped
-        for name, cls in TIMED.items():
-            t0 = time.perf_counter()
-            loss = loss_fn(cls, layers[name], X, y)
-            loss.backward()
-            del loss
-            gc.collect()
-            times[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(ts[1:]) for name, ts in times.items()}
+
+def time_steps(names, X, y, steps):
+    """Median step time per engine, each in fresh interpreters, alternating blocks."""
+    payload = json.dumps({"X": X, "y": y})
+    times = {name: [] for name in names}
+    losses = {}
+    for _ in range(max(1, -(-steps // BLOCK))):
+        for name in names:
+            out = subprocess.run(
+                [sys.executable, __file__, "--worker", name],
+                input=payload,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            result = json.loads(out.stdout)
+            assert result["gc"], "the collector must stay on, as users have it"
+            times[name] += result["times"]
+            losses[name] = result["loss"]
+    # Same loss from the same weights: the engines compute the same thing.
+    assert max(losses.values()) - min(losses.values()) < 1e-9, losses
+    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def bytes_per_node(name, X, y):
-    cls = ENGINES[name]
+    cls = engine(name)
     layers = make_params(cls)
     gc.collect()
     tracemalloc.start()
@@ -128,7 +162,7 @@ def bytes_per_node(name, X, y):
 
 
 def deepest_chain(name, max_depth):
-    cls = ENGINES[name]
+    cls = engine(name)
     best = 0
     depth = 100
     while depth <= max_depth:
@@ -154,33 +188,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20, help="timed steps per engine")
     parser.add_argument("--max-depth", type=int, default=1_000_000)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        worker(args.worker)
+        return
+
+    from sklearn.datasets import make_moons
 
     X, y = make_moons(n_samples=100, noise=0.1, random_state=1)
-    y = y * 2 - 1
     X = X.tolist()
-    y = [float(v) for v in y]
+    y = [float(v) for v in y * 2 - 1]
 
-    # Same loss from the same weights: the engines compute the same thing.
-    losses = {n: float(loss_fn(TIMED[n], make_params(TIMED[n]), X, y).data) for n in TIMED}
-    assert max(losses.values()) - min(losses.values()) < 1e-9, losses
-
+    peers = ["micrograd", "chaingrad"]
+    timed = peers + (["torch"] if importlib.util.find_spec("torch") else [])
     print(
-        f"gc enabled: {gc.isenabled()}; {args.steps} steps each, alternating, median reported; "
-        "a step = build loss + backward + free the graph"
+        f"{args.steps} steps per engine in alternating blocks of {BLOCK}, each block in a fresh "
+        "interpreter with the collector on; median step = build loss + backward"
     )
-    t = time_steps(X, y, args.steps)
-    mem = {name: bytes_per_node(name, X, y) for name in ENGINES}
-    depth = {name: deepest_chain(name, args.max_depth) for name in ENGINES}
+    t = time_steps(timed, X, y, args.steps)
+    mem = {name: bytes_per_node(name, X, y) for name in peers}
+    depth = {name: deepest_chain(name, args.max_depth) for name in peers}
 
     print(f"{'engine':<10} {'step (ms)':>10} {'nodes':>7} {'bytes/node':>11} {'deepest chain':>14}")
-    for name in ENGINES:
+    for name in peers:
         print(
             f"{name:<10} {t[name] * 1e3:>10.1f} {mem[name][1]:>7} {mem[name][0]:>11.0f} "
             f"{depth[name]:>14,}"
         )
     if "torch" in t:
-        print(f"{'torch':<10} {t['torch'] * 1e3:>10.1f} {'(0-d float64 tensors; time only)':>34}")
+        print(f"{'torch':<10} {t['torch'] * 1e3:>10.1f}   (0-d float64 tensors; time only)")
     print(f"speed: chaingrad is {t['micrograd'] / t['chaingrad']:.1f}x faster than micrograd")
     if "torch" in t:
         print(f"speed: chaingrad is {t['torch'] / t['chaingrad']:.1f}x faster than scalar torch")
