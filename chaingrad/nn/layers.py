@@ -41,10 +41,6 @@ def _check_activation(activation: str) -> str:
     return activation
 
 
-def _check_size(what: str, n: Any) -> int:
-    return check_int(n, what)
-
-
 def _as_values(x: Any, nin: int, who: str) -> list[Value]:
     """The inputs as Values (numbers become leaves once, not once per neuron)."""
     if isinstance(x, Value) or not isinstance(x, Sequence):
@@ -80,7 +76,7 @@ class Neuron(Module):
         seed: Seed = None,
         fan_out: int = 1,
     ) -> None:
-        nin = _check_size("Neuron: nin", nin)
+        nin = check_int(nin, "Neuron: nin")
         if activation is None:
             activation = "relu" if nonlin else "linear"
         self.activation = _check_activation(activation)
@@ -116,8 +112,8 @@ class Layer(Module):
     """
 
     def __init__(self, nin: int, nout: int, *, seed: Seed = None, **kwargs: Any) -> None:
-        nin = _check_size("Layer: nin", nin)
-        nout = _check_size("Layer: nout", nout)
+        nin = check_int(nin, "Layer: nin")
+        nout = check_int(nout, "Layer: nout")
         rng = make_rng(seed)
         self.neurons = [Neuron(nin, seed=rng, fan_out=nout, **kwargs) for _ in range(nout)]
 
@@ -174,7 +170,7 @@ class MLP(Module):
         init: str | Initializer = "uniform",
         seed: Seed = None,
     ) -> None:
-        nin = _check_size("MLP: nin", nin)
+        nin = check_int(nin, "MLP: nin")
         if isinstance(nouts, int) or not isinstance(nouts, Sequence) or not nouts:
             raise ValueError(f"MLP: nouts must be a non-empty list of layer sizes, got {nouts!r}")
         _check_activation(activation)
