@@ -12,6 +12,7 @@ Importing chaingrad loads the standard library only; ``chaingrad.nn`` and
 """
 
 from .engine import (
+    Constant,
     GradcheckError,
     Value,
     dot,
@@ -28,6 +29,7 @@ from .engine import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "Constant",
     "GradcheckError",
     "Value",
     "__version__",

@@ -4,11 +4,12 @@ from .autodiff import backward, grad, toposort
 from .check import GradcheckError, gradcheck, numerical_grad
 from .mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .ops import OPS, PARAMETRIC_OPS, Op
-from .value import Value, dot, sum_of
+from .value import Constant, Value, dot, sum_of
 
 __all__ = [
     "OPS",
     "PARAMETRIC_OPS",
+    "Constant",
     "GradcheckError",
     "Op",
     "Value",

@@ -10,9 +10,9 @@ Kinds of nodes, each with its own style (``legend=True`` draws a key):
 * **output** -- the root you drew;
 * **parameter** -- a leaf in the ``params`` collection you pass
   (``draw_dot(loss, params=model.parameters())``), or of the ``model`` you pass;
-* **input** -- any other leaf with a label (or in ``inputs=``);
-* **constant** -- an unlabelled leaf not in ``params``/``inputs``: what the
-  engine makes from a Python number in ``x * 2``;
+* **input** -- any other leaf you made (``Value(2.0)``), or one in ``inputs=``;
+* **constant** -- a :class:`~chaingrad.engine.Constant`, the leaf the engine
+  makes from a Python number in ``x * 2`` (unless in ``params``/``inputs``);
 * **intermediate** -- everything else.
 
 Nothing here recurses over the graph, and graphs above ``max_nodes`` Values
@@ -27,7 +27,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from chaingrad.engine import Value, toposort
+from chaingrad.engine import Constant, Value, toposort
 
 DEFAULT_MAX_NODES = 500
 # A summary of a big graph aims at this many boxes and edges: dot lays it out in a second.
@@ -162,7 +162,7 @@ class GraphDrawing:
             return "intermediate"
         if node in self.params:
             return "parameter"
-        if node.label or node in self.inputs:
+        if node in self.inputs or not isinstance(node, Constant):
             return "input"
         return "constant"
 

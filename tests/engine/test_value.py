@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from chaingrad import Value, dot, sum_of
+from chaingrad import Constant, Value, dot, sum_of
 
 
 def test_data_is_float_and_grad_starts_at_zero():
@@ -203,3 +203,17 @@ def test_sqrt_at_zero_has_an_infinite_slope():
     y = x.sqrt()
     y.backward()
     assert y.data == 0.0 and x.grad == math.inf
+
+
+def test_numbers_in_expressions_become_constant_leaves():
+    x = Value(3.0)
+    for expr in (x * 2, 2 * x, x + 1.5, 1 - x, x / 4, 2**x):
+        constants = [p for p in expr.parents if p is not x]
+        assert len(constants) == 1 and isinstance(constants[0], Constant)
+        assert constants[0].is_leaf
+    assert type(dot([x], [2.0]).parents[1]) is Constant
+    assert type(x) is Value and type(x**2) is Value  # a power's exponent is not a node
+    c = (x * 2).parents[1]
+    y = c * x + x * c  # a Constant on either side still works and differentiates
+    y.backward()
+    assert x.grad == 4.0 and c.grad == 6.0

@@ -95,11 +95,13 @@ def test_kinds_have_distinct_styles():
     assert "cluster_legend" in source
 
 
-def test_without_params_a_labelled_leaf_is_an_input_and_inputs_option():
+def test_leaves_the_user_made_are_inputs_numbers_in_the_formula_are_constants():
     x = Value(2.0)
     out = x * 3
-    assert 'tooltip="constant #0"' in draw_dot(out).source
-    assert 'tooltip="input #0"' in draw_dot(out, inputs=[x]).source
+    source = draw_dot(out).source
+    assert 'tooltip="input #0"' in source  # x, unlabelled but made by the user
+    assert 'tooltip="constant #1"' in source  # the 3
+    assert 'tooltip="input #1"' in draw_dot(out, inputs=[out.parents[1]]).source
 
 
 def test_edge_labels_carry_the_local_derivative():
