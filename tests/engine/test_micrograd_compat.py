@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chaingrad import Value
+from tests.lecture import neuron
 
 
 def readme_example(value_cls):
@@ -43,21 +44,9 @@ def test_readme_example_agrees_with_micrograd_itself():
 
 def test_lecture_neuron():
     # "The spelled-out intro to neural networks and backpropagation": the tanh neuron.
-    x1 = Value(2.0, label="x1")
-    x2 = Value(0.0, label="x2")
-    w1 = Value(-3.0, label="w1")
-    w2 = Value(1.0, label="w2")
-    b = Value(6.8813735870195432, label="b")
-    x1w1 = x1 * w1
-    x1w1.label = "x1*w1"
-    x2w2 = x2 * w2
-    x2w2.label = "x2*w2"
-    x1w1x2w2 = x1w1 + x2w2
-    x1w1x2w2.label = "x1*w1 + x2*w2"
-    n = x1w1x2w2 + b
-    n.label = "n"
-    o = n.tanh()
-    o.label = "o"
+    nodes = neuron()
+    o, n = nodes["o"], nodes["n"]
+    x1, x2, w1, w2 = nodes["x1"], nodes["x2"], nodes["w1"], nodes["w2"]
     o.backward()
     assert f"{o.data:.4f}" == "0.7071"
     assert n.grad == pytest.approx(0.5, abs=1e-12)
