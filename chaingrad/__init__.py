@@ -20,9 +20,12 @@ from .engine import (
     grad,
     gradcheck,
     is_grad_enabled,
+    logsumexp,
+    max_of,
     no_grad,
     set_grad_enabled,
     sum_of,
+    take,
     toposort,
 )
 
@@ -38,8 +41,11 @@ __all__ = [
     "grad",
     "gradcheck",
     "is_grad_enabled",
+    "logsumexp",
+    "max_of",
     "no_grad",
     "set_grad_enabled",
     "sum_of",
+    "take",
     "toposort",
 ]

@@ -4,7 +4,7 @@ from .autodiff import backward, grad, toposort
 from .check import GradcheckError, gradcheck, numerical_grad
 from .mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .ops import OPS, PARAMETRIC_OPS, Op
-from .value import Constant, Value, dot, sum_of
+from .value import Constant, Value, dot, logsumexp, max_of, sum_of, take
 
 __all__ = [
     "OPS",
@@ -19,9 +19,12 @@ __all__ = [
     "grad",
     "gradcheck",
     "is_grad_enabled",
+    "logsumexp",
+    "max_of",
     "no_grad",
     "numerical_grad",
     "set_grad_enabled",
     "sum_of",
+    "take",
     "toposort",
 ]

@@ -140,6 +140,9 @@ def _pow_base_grad(base: float, exponent: float) -> float:
 def _pow_graph_grads(out: Any, a: Any, b: Any) -> tuple[Any, ...]:
     # d a**b / db = a**b * log(a); for a <= 0 it is not a real number (torch: nan).
     exponent_grad = out * a.log() if a.data > 0 else (0.0 if a.data == 0 else math.nan)
+    if a.data == 0.0 and b.data < 1.0:
+        # 0 ** (b - 1) would divide by zero: the slope is the same infinity as forward's.
+        return (_pow_base_grad(0.0, b.data), exponent_grad)
     return (b * a ** (b - 1.0), exponent_grad)
 
 
@@ -165,7 +168,11 @@ def pow_const(exponent: float) -> Op:
         return a**exponent, (_pow_base_grad(a, exponent),)
 
     def graph_grads(out: Any, a: Any) -> tuple[Any, ...]:
-        return (exponent * a ** (exponent - 1.0),) if exponent != 0.0 else (0.0,)
+        if exponent == 0.0:
+            return (0.0,)
+        if a.data == 0.0 and exponent < 1.0:
+            return (_pow_base_grad(0.0, exponent),)  # vertical tangent: inf, as forward says
+        return (exponent * a ** (exponent - 1.0),)
 
     shown = int(exponent) if exponent.is_integer() else exponent
     return Op("pow_const", f"**{shown}", 1, forward, graph_grads, exponent)
@@ -193,7 +200,7 @@ def LOG(a: float) -> tuple[float, tuple[float, ...]]:
     return math.log(a), (1.0 / a,)
 
 
-@_register("sqrt", "sqrt", 1, lambda out, a: (0.5 / out,))
+@_register("sqrt", "sqrt", 1, lambda out, a: (0.5 / out if out.data else math.inf,))
 def SQRT(a: float) -> tuple[float, tuple[float, ...]]:
     if a < 0.0:
         raise _domain_error("sqrt", a, "the operand must be >= 0")
@@ -219,10 +226,35 @@ def SIGMOID(a: float) -> tuple[float, tuple[float, ...]]:
     return s, (s * (1.0 - s),)
 
 
-@_register("relu", "ReLU", 1, lambda out, a: (1.0 if a.data > 0.0 else 0.0,))
+_NAN = (math.nan,)
+
+
+def _step(x: float) -> float:
+    """ReLU's derivative: 1 above 0, 0 at and below it (as PyTorch), nan for nan."""
+    return 1.0 if x > 0.0 else (0.0 if x <= 0.0 else math.nan)
+
+
+def _softplus(x: float) -> float:
+    # log(1 + e^x) = x + log(1 + e^-x): pick the form whose exp cannot overflow.
+    return x + math.log1p(math.exp(-x)) if x > 0.0 else math.log1p(math.exp(x))
+
+
+@_register("softplus", "softplus", 1, lambda out, a: (a.sigmoid(),))
+def SOFTPLUS(a: float) -> tuple[float, tuple[float, ...]]:
+    # A smooth ReLU whose derivative is the sigmoid; one node, stable for any input.
+    slope, _ = SIGMOID.forward(a)
+    return _softplus(a), (slope,)
+
+
+@_register("relu", "ReLU", 1, lambda out, a: (_step(a.data),))
 def RELU(a: float) -> tuple[float, tuple[float, ...]]:
-    # The derivative at exactly 0 is taken as 0, as PyTorch does.
-    return (a, _ONE) if a > 0.0 else (0.0, _ZERO)
+    # The derivative at exactly 0 is taken as 0, as PyTorch does. A nan input
+    # gives nan (not 0), so a diverged network shows it instead of hiding it.
+    if a > 0.0:
+        return a, _ONE
+    if a <= 0.0:
+        return 0.0, _ZERO
+    return a, _NAN
 
 
 @functools.lru_cache(maxsize=256)
@@ -232,16 +264,25 @@ def leaky_relu(alpha: float) -> Op:
     alpha_grad = (alpha,)
 
     def forward(a: float) -> tuple[float, tuple[float, ...]]:
-        return (a, _ONE) if a > 0.0 else (alpha * a, alpha_grad)
+        if a > 0.0:
+            return a, _ONE
+        if a <= 0.0:
+            return alpha * a, alpha_grad
+        return a, _NAN  # nan stays nan
 
     def graph_grads(out: Any, a: Any) -> tuple[Any, ...]:
-        return (1.0 if a.data > 0.0 else alpha,)
+        x = a.data
+        return (1.0 if x > 0.0 else (alpha if x <= 0.0 else math.nan),)
 
     return Op("leaky_relu", f"LeakyReLU({alpha:g})", 1, forward, graph_grads, alpha)
 
 
 def _sign(x: float) -> float:
-    return 1.0 if x > 0.0 else (-1.0 if x < 0.0 else 0.0)
+    if x > 0.0:
+        return 1.0
+    if x < 0.0:
+        return -1.0
+    return 0.0 if x == 0.0 else math.nan
 
 
 @_register("abs", "abs", 1, lambda out, a: (_sign(a.data),))
@@ -265,9 +306,13 @@ def COS(a: float) -> tuple[float, tuple[float, ...]]:
 # weighted sum becomes one node, so graphs are shallower and smaller.
 
 
-@functools.lru_cache(maxsize=4096)
+_SHARED_ONES = tuple((1.0,) * n for n in range(257))
+
+
 def _ones(n: int) -> tuple[float, ...]:
-    return (1.0,) * n
+    # Sums up to 256 terms share one tuple of ones; a longer sum owns its own,
+    # so a cache never holds memory for graphs that are gone.
+    return _SHARED_ONES[n] if n <= 256 else (1.0,) * n
 
 
 @_register("sum", "sum", None, lambda out, *xs: _ones(len(xs)))
@@ -287,6 +332,65 @@ def DOT(*ws_then_xs: float) -> tuple[float, tuple[float, ...]]:
     ws = ws_then_xs[:n]
     xs = ws_then_xs[n:]
     return sum(map(operator.mul, ws, xs)), xs + ws
+
+
+def _one_hot(n: int, k: int, offset: int = 0) -> tuple[float, ...]:
+    grads = [0.0] * (n + offset)
+    grads[k + offset] = 1.0
+    return tuple(grads)
+
+
+def _argmax(xs: tuple[float, ...]) -> int:
+    """Index of the first largest value; a nan counts as the largest (it propagates)."""
+    best = max(xs)
+    if best != best or any(map(math.isnan, xs)):
+        return next(i for i, x in enumerate(xs) if x != x)
+    return xs.index(best)
+
+
+def _max_graph_grads(out: Any, *xs: Any) -> tuple[Any, ...]:
+    return _one_hot(len(xs), _argmax(tuple(x.data for x in xs)))
+
+
+@_register("max", "max", None, _max_graph_grads)
+def MAX(*xs: float) -> tuple[float, tuple[float, ...]]:
+    # The gradient goes to the winner only (the first one on a tie, as PyTorch's
+    # max pooling): nudging a loser does not change the max.
+    k = _argmax(xs)
+    return xs[k], _one_hot(len(xs), k)
+
+
+def _logsumexp_graph_grads(out: Any, *xs: Any) -> tuple[Any, ...]:
+    return tuple((x - out).exp() for x in xs)
+
+
+@_register("logsumexp", "logsumexp", None, _logsumexp_graph_grads)
+def LOGSUMEXP(*xs: float) -> tuple[float, tuple[float, ...]]:
+    # log(sum(exp(x_i))) = m + log(sum(exp(x_i - m))) with m the max: no exp
+    # overflows. The derivative d/dx_i is exp(x_i - out), the softmax.
+    # A -inf input is fine (exp(-inf) = 0, as a masked score); +inf or all -inf is not.
+    m = max(xs)
+    if m != m or any(map(math.isnan, xs)):
+        return math.nan, (math.nan,) * len(xs)
+    if math.isinf(m):
+        raise _domain_error("logsumexp", m, "the largest input must be finite")
+    out = m + math.log(math.fsum([math.exp(x - m) for x in xs]))
+    return out, tuple([math.exp(x - out) for x in xs])
+
+
+def _take_graph_grads(out: Any, index: Any, *xs: Any) -> tuple[Any, ...]:
+    return _one_hot(len(xs), int(index.data), offset=1)
+
+
+@_register("take", "take", None, _take_graph_grads)
+def TAKE(index: float, *xs: float) -> tuple[float, tuple[float, ...]]:
+    # Parents are (index, x_0 .. x_{n-1}); the result is x_index. The index is an
+    # input of the graph (a label, a token id), so a replayed graph reads the new
+    # one; it has no derivative (0), and the chosen x gets 1.
+    k = int(index) if index == index and not math.isinf(index) else -1
+    if k != index or not 0 <= k < len(xs):
+        raise _domain_error("take", index, f"the index must be a whole number in [0, {len(xs)})")
+    return xs[k], _one_hot(len(xs), k, offset=1)
 
 
 # Parametric ops are families of Ops; tests instantiate them with these constants.

@@ -193,6 +193,7 @@ class Value:
     sqrt = _unary(ops.SQRT, "Square root. Raises ValueError for negative operands.")
     tanh = _unary(ops.TANH, "Hyperbolic tangent, in (-1, 1); safe for huge inputs.")
     sigmoid = _unary(ops.SIGMOID, "1 / (1 + exp(-self)), computed without overflow.")
+    softplus = _unary(ops.SOFTPLUS, "log(1 + exp(self)), a smooth ReLU; stable for any input.")
     relu = _unary(ops.RELU, "max(0, self); the derivative at 0 is 0.")
     abs = _unary(ops.ABS, "|self|; the derivative at 0 is 0.")
     __abs__ = abs
@@ -250,7 +251,7 @@ class Value:
         """
         from .autodiff import backward
 
-        backward(self, grad)
+        backward(self, grad if type(grad) is float else _to_float(grad, "backward(grad=...)"))
 
     def _backward(self) -> None:
         """One chain-rule step by hand: push this node's grad to its parents.
@@ -290,8 +291,7 @@ def sum_of(values: Iterable[Value | Number]) -> Value:
     parents = _operands(values, "sum_of")
     if not parents:
         return Value(0.0)
-    data, local_grads = ops.SUM.forward(*map(_get_data, parents))
-    return _record(data, parents, local_grads, ops.SUM)
+    return _many(ops.SUM, parents)
 
 
 def dot(weights: Iterable[Value | Number], inputs: Iterable[Value | Number]) -> Value:
@@ -306,9 +306,68 @@ def dot(weights: Iterable[Value | Number], inputs: Iterable[Value | Number]) -> 
         raise ValueError(f"dot: got {len(ws)} weights but {len(xs)} inputs")
     if not ws:
         return Value(0.0)
-    parents = ws + xs
-    data, local_grads = ops.DOT.forward(*map(_get_data, parents))
-    return _record(data, parents, local_grads, ops.DOT)
+    return _many(ops.DOT, ws + xs)
+
+
+def _many(op: Op, parents: tuple[Value, ...]) -> Value:
+    data, local_grads = op.forward(*map(_get_data, parents))
+    return _record(data, parents, local_grads, op)
+
+
+def max_of(values: Iterable[Value | Number]) -> Value:
+    """The largest of many Values as one node; the gradient goes to the winner only.
+
+    This is max pooling's op: the winner is chosen again every time the graph
+    is built (or replayed), never frozen by a comparison in Python.
+
+    >>> m = max_of([Value(1.0), Value(5.0), Value(3.0)])
+    >>> m.backward()
+    >>> m.data, [p.grad for p in m.parents]
+    (5.0, [0.0, 1.0, 0.0])
+    """
+    parents = _operands(values, "max_of")
+    if not parents:
+        raise ValueError("max_of: needs at least one value")
+    return _many(ops.MAX, parents)
+
+
+def logsumexp(values: Iterable[Value | Number]) -> Value:
+    """``log(sum(exp(v)))`` as one node, computed without overflow.
+
+    Its derivative with respect to each input is the softmax, which is why
+    ``log_softmax`` and ``cross_entropy`` are built on it.
+
+    >>> round(logsumexp([Value(1000.0), Value(1000.0)]).data, 6)
+    1000.693147
+    """
+    parents = _operands(values, "logsumexp")
+    if not parents:
+        raise ValueError("logsumexp: needs at least one value")
+    return _many(ops.LOGSUMEXP, parents)
+
+
+def take(values: Iterable[Value | Number], index: Value | int) -> Value:
+    """``values[index]``, where ``index`` may itself be a Value (a label, a token id).
+
+    With a plain int this is ``values[index]`` (no new node). With a Value
+    index it is one ``take`` node, so a graph that is rebuilt or replayed with
+    another index picks another element: this is how ``cross_entropy`` reads
+    its target and ``Embedding`` its token without freezing them.
+
+    >>> xs = [Value(10.0), Value(20.0), Value(30.0)]
+    >>> take(xs, 2).data, take(xs, Value(1)).data
+    (30.0, 20.0)
+    """
+    if isinstance(index, Value):
+        parents = (index, *_operands(values, "take"))
+        return _many(ops.TAKE, parents)
+    if isinstance(index, bool) or not isinstance(index, numbers.Integral):
+        raise TypeError(f"take: index must be an int or a Value, got {type(index).__name__}")
+    items = values if isinstance(values, (list, tuple)) else list(values)
+    if not 0 <= index < len(items):
+        raise ValueError(f"take: index {index} is out of range for {len(items)} values")
+    item = items[index]
+    return item if isinstance(item, Value) else Constant(_to_float(item, "take"))
 
 
 def _as_operand(x: Any, what: str) -> Value:

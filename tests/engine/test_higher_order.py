@@ -100,3 +100,15 @@ def test_mixed_partials_and_second_derivatives_match_torch():
     for i in range(3):
         for j in range(3):
             assert hessian[i][j] == pytest.approx(hessian[j][i], rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    "make", [lambda x: x.sqrt(), lambda x: x**0.5, lambda x: x ** Value(0.5)], ids=str
+)
+def test_create_graph_at_zero_gives_the_same_infinite_slope_as_first_order(make):
+    # d sqrt(x)/dx at 0 is +inf (first order and torch agree); building it as a
+    # graph must not divide by zero.
+    x = Value(0.0)
+    first = grad(make(x), x)
+    as_graph = grad(make(x), x, create_graph=True)
+    assert first == math.inf and as_graph.data == math.inf

@@ -35,6 +35,12 @@ SAMPLERS = {
     "cos": lambda r: [r.uniform(-3, 3)],
     "sum": lambda r: [r.uniform(-3, 3) for _ in range(4)],
     "dot": lambda r: [r.uniform(-3, 3) for _ in range(6)],
+    "softplus": lambda r: [r.uniform(-15, 15)],  # torch is linear above 20
+    # max: distinct values, so no tie sits within a finite-difference step.
+    "max": lambda r: r.sample([k + r.uniform(0.0, 0.5) for k in range(-2, 3)], 5),
+    "logsumexp": lambda r: [r.uniform(-3, 3) for _ in range(4)],
+    # take: an index, then the values it picks from.
+    "take": lambda r: [float(r.randrange(4))] + [r.uniform(-3, 3) for _ in range(4)],
     "pow_const": lambda r: [r.uniform(0.3, 3)],
     "leaky_relu": lambda r: [r.choice([-1, 1]) * r.uniform(0.1, 3)],
 }
@@ -44,6 +50,10 @@ PARAMS = {
     "pow_const": [2.0, 3.0, -1.0, 0.5, -2.5, 0.0, 1.0],
     "leaky_relu": [0.01, 0.2],
 }
+
+
+# Inputs that are indices, not numbers to differentiate: their derivative is 0.
+INDEX_INPUTS = {"take": {0}}
 
 
 def all_ops() -> list[Op]:
@@ -73,10 +83,20 @@ def test_local_grads_match_finite_differences(op: Op):
     for _ in range(20):
         point = SAMPLERS[op.name](rng)
         _, local_grads = op.forward(*point)
-        numerical = numerical_grad(lambda *vs: apply(op, list(vs)), point, eps=1e-6)
         assert len(local_grads) == len(point)
-        for i, (a, n) in enumerate(zip(local_grads, numerical)):
-            assert a == pytest.approx(n, rel=1e-6, abs=1e-6), (op, point, i)
+        fixed = INDEX_INPUTS.get(op.name, set())
+        free = [i for i in range(len(point)) if i not in fixed]
+
+        def f(*vs, point=point, free=free):
+            values = [Value(x) for x in point]
+            for i, v in zip(free, vs):
+                values[i] = v
+            return apply(op, values)
+
+        numerical = numerical_grad(f, [point[i] for i in free], eps=1e-6)
+        for i, n in zip(free, numerical):
+            assert local_grads[i] == pytest.approx(n, rel=1e-6, abs=1e-6), (op, point, i)
+        assert all(local_grads[i] == 0.0 for i in fixed), (op, point)
 
 
 @pytest.mark.parametrize("op", all_ops(), ids=OP_IDS)
@@ -113,6 +133,10 @@ def torch_fn(op: Op, torch):
         "dot": lambda *xs: torch.dot(
             torch.stack(xs[: len(xs) // 2]), torch.stack(xs[len(xs) // 2 :])
         ),
+        "softplus": F.softplus,
+        "max": lambda *xs: torch.stack(xs).max(),
+        "logsumexp": lambda *xs: torch.logsumexp(torch.stack(xs), 0),
+        "take": lambda i, *xs: torch.stack(xs)[int(i.item())],
         "pow_const": lambda a: a**op.param,
         "leaky_relu": lambda a: F.leaky_relu(a, op.param),
     }

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from chaingrad import Constant, Value, dot, sum_of
+from chaingrad import Constant, Value, dot, logsumexp, max_of, sum_of, take
 
 
 def test_data_is_float_and_grad_starts_at_zero():
@@ -217,3 +217,105 @@ def test_numbers_in_expressions_become_constant_leaves():
     y = c * x + x * c  # a Constant on either side still works and differentiates
     y.backward()
     assert x.grad == 4.0 and c.grad == 6.0
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda x: x.relu(),
+        lambda x: x.leaky_relu(0.1),
+        lambda x: x.abs(),
+        lambda x: x.tanh(),
+        lambda x: x.sigmoid(),
+        lambda x: x.softplus(),
+        lambda x: x.exp(),
+        lambda x: x.sqrt(),
+        lambda x: x.log(),
+        lambda x: x**2,
+        lambda x: logsumexp([x, Value(1.0)]),
+    ],
+)
+def test_nan_propagates_through_every_op(make):
+    # A nan turned into 0 would hide a diverged network; PyTorch gives nan too.
+    x = Value(math.nan)
+    y = make(x)
+    assert math.isnan(y.data)
+    y.backward()
+    assert math.isnan(x.grad)
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_nan_wins_max_of_wherever_it_stands(first):
+    x = Value(math.nan)
+    others = [Value(1.0), Value(5.0)]
+    m = max_of([x, *others] if first else [*others, x])
+    m.backward()
+    assert math.isnan(m.data) and x.grad == 1.0 and all(v.grad == 0.0 for v in others)
+
+
+def test_max_of_picks_the_first_winner_and_routes_the_gradient_to_it():
+    a, b, c = Value(1.0), Value(3.0), Value(3.0)
+    m = max_of([a, b, c, 2])
+    m.backward()
+    assert m.data == 3.0 and (a.grad, b.grad, c.grad) == (0.0, 1.0, 0.0)
+    assert len(m.parents) == 4
+    with pytest.raises(ValueError, match="max_of"):
+        max_of([])
+
+
+def test_take_with_an_int_is_plain_indexing_and_with_a_value_is_a_node():
+    xs = [Value(1.0), Value(2.0), 3.0]
+    assert take(xs, 1) is xs[1]
+    assert take(xs, 2).data == 3.0
+    node = take(xs, Value(0.0))
+    assert node.data == 1.0 and len(node.parents) == 4
+    for bad in (Value(3.0), Value(-1.0), Value(0.5), Value(math.nan)):
+        with pytest.raises(ValueError, match="take: the index must be a whole number in"):
+            take(xs, bad)
+    with pytest.raises(ValueError, match="out of range"):
+        take(xs, 3)
+    with pytest.raises(TypeError, match="take: index"):
+        take(xs, 1.0)
+
+
+def test_logsumexp_is_stable_and_takes_masked_scores():
+    big = logsumexp([Value(1000.0), Value(1000.0)])
+    assert big.data == pytest.approx(1000.0 + math.log(2.0))
+    masked = [Value(0.0), Value(-math.inf)]
+    out = logsumexp(masked)
+    out.backward()
+    assert out.data == 0.0 and [v.grad for v in masked] == [1.0, 0.0]
+    for bad in ([Value(math.inf)], [Value(-math.inf)] * 2, []):
+        with pytest.raises(ValueError, match="logsumexp"):
+            logsumexp(bad)
+
+
+def test_softplus_is_stable_at_both_ends():
+    assert Value(1000.0).softplus().data == 1000.0
+    assert Value(-1000.0).softplus().data == 0.0
+    assert Value(0.0).softplus().data == pytest.approx(math.log(2.0))
+
+
+def test_backward_seed_must_be_a_real_number():
+    x = Value(2.0)
+    (x * 3).backward(grad=2)
+    assert x.grad == 6.0 and type(x.grad) is float
+    for bad in ("1", [1.0], None):
+        with pytest.raises(TypeError, match=r"backward\(grad=\.\.\.\)"):
+            (x * 3).backward(grad=bad)
+    with pytest.raises(TypeError, match="ndarray"):
+        (x * 3).backward(grad=np.ones(2))
+    assert type(x.grad) is float
+
+
+def test_long_sums_do_not_keep_memory_after_their_graph_is_gone():
+    import gc
+    import tracemalloc
+
+    tracemalloc.start()
+    for n in range(300, 320):
+        sum_of([1.0] * n * 50)  # graphs dropped at once
+    gc.collect()
+    held, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert held < 1_000_000, held
