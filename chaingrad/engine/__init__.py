@@ -1,4 +1,10 @@
-"""The autodiff engine: Value, the op rule table, backward, grad mode, checking."""
+"""The autodiff engine: Value, the op rule table, backward, grad mode, checking.
+
+>>> from chaingrad.engine import Value, OPS
+>>> y = (Value(2.0) * 3).relu()
+>>> y.op is OPS["relu"], y.data
+(True, 6.0)
+"""
 
 from .autodiff import backward, grad, toposort
 from .check import GradcheckError, gradcheck, numerical_grad

@@ -16,6 +16,11 @@ Each op is defined once, here, as an :class:`Op` holding two functions:
 
 Adding an op is one entry below; ``tests/engine/test_ops.py`` walks ``OPS``
 and ``PARAMETRIC_OPS`` and gradient-checks every entry both ways.
+
+>>> OPS["tanh"].forward(0.5)            # (tanh(0.5), (1 - tanh(0.5)**2,))
+(0.46211715726000974, (0.7864477329659274,))
+>>> OPS["max"].forward(1.0, 4.0, 2.0)   # the gradient goes to the winner only
+(4.0, (0.0, 1.0, 0.0))
 """
 
 from __future__ import annotations

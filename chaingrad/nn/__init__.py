@@ -23,6 +23,7 @@ by the functions that need them.
 """
 
 from . import data, functional, init, optim
+from .activations import LeakyReLU, ReLU, Sigmoid, Tanh
 from .layers import MLP, Dropout, Layer, Neuron, Sequential
 from .module import Module, StateDictError
 from .plot import plot_decision_boundary, plot_loss_curve
@@ -33,10 +34,14 @@ __all__ = [
     "Dropout",
     "History",
     "Layer",
+    "LeakyReLU",
     "Module",
     "Neuron",
+    "ReLU",
     "Sequential",
+    "Sigmoid",
     "StateDictError",
+    "Tanh",
     "data",
     "evaluate",
     "fit",

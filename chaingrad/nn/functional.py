@@ -27,7 +27,8 @@ import numbers
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from chaingrad.engine import Value, dot, sum_of
+from chaingrad.engine import Value, dot, sum_of, take
+from chaingrad.engine import logsumexp as engine_logsumexp
 
 Number = int | float
 Reduction = str
@@ -80,21 +81,13 @@ def tanh(x: Value | Sequence[Value]) -> Value | list[Value]:
     return _elementwise(x, Value.tanh)
 
 
-def _softplus_one(x: Value) -> Value:
-    # log(1 + e^x) = x + log(1 + e^-x): pick the form whose exp cannot overflow.
-    # Each branch is the exact function, so its derivative is exact too.
-    if x.data > 0.0:
-        return x + (1.0 + (-x).exp()).log()
-    return (1.0 + x.exp()).log()
-
-
 def softplus(x: Value | Sequence[Value]) -> Value | list[Value]:
     """``log(1 + exp(x))``, a smooth ReLU; stable for large ``|x|``.
 
     >>> round(softplus(Value(1000.0)).data, 6)
     1000.0
     """
-    return _elementwise(x, _softplus_one)
+    return _elementwise(x, Value.softplus)
 
 
 def _as_value_list(values: Iterable[Value | Number], who: str) -> list[Value]:
@@ -105,32 +98,26 @@ def _as_value_list(values: Iterable[Value | Number], who: str) -> list[Value]:
 
 
 def logsumexp(values: Sequence[Value]) -> Value:
-    """``log(sum(exp(v)))`` without overflow: shift by the largest value first.
-
-    The shift ``m`` is a constant: ``lse(x) = m + lse(x - m)`` holds for any
-    ``m``, so taking it from the data changes no derivative.
+    """``log(sum(exp(v)))`` as one node, without overflow (its derivative is the softmax).
 
     >>> round(logsumexp([Value(1000.0), Value(1000.0)]).data, 6)
     1000.693147
     """
-    xs = _as_value_list(values, "logsumexp")
-    m = max(v.data for v in xs)
-    if math.isinf(m):
-        raise ValueError(f"logsumexp: got an infinite value {m!r}")
-    return sum_of([(v - m).exp() for v in xs]).log() + m
+    return engine_logsumexp(_as_value_list(values, "logsumexp"))
 
 
 def softmax(logits: Sequence[Value]) -> list[Value]:
-    """Probabilities ``exp(x_i) / sum_j exp(x_j)``, shifted by the max so nothing overflows.
+    """Probabilities ``exp(x_i) / sum_j exp(x_j)``, computed as ``exp(x_i - logsumexp(x))``.
+
+    Subtracting ``logsumexp`` keeps every exponent at or below 0, so nothing
+    overflows; the probabilities are Values, ready to plot or backpropagate.
 
     >>> [round(p.data, 4) for p in softmax([Value(1.0), Value(1.0)])]
     [0.5, 0.5]
     """
     xs = _as_value_list(logits, "softmax")
-    m = max(v.data for v in xs)
-    exps = [(v - m).exp() for v in xs]
-    total = sum_of(exps)
-    return [e / total for e in exps]
+    lse = engine_logsumexp(xs)
+    return [(v - lse).exp() for v in xs]
 
 
 def log_softmax(logits: Sequence[Value]) -> list[Value]:
@@ -140,7 +127,7 @@ def log_softmax(logits: Sequence[Value]) -> list[Value]:
     [-1000.0, 0.0]
     """
     xs = _as_value_list(logits, "log_softmax")
-    lse = logsumexp(xs)
+    lse = engine_logsumexp(xs)
     return [v - lse for v in xs]
 
 
@@ -250,7 +237,7 @@ def binary_cross_entropy_with_logits(
     for z, t in zip(preds, tgts):
         z = z if isinstance(z, Value) else Value(z)
         t = float(t)
-        loss = _softplus_one(-z)
+        loss = (-z).softplus()
         if t != 1.0:
             loss = loss + z * (1.0 - t)
         losses.append(loss)
@@ -266,6 +253,9 @@ def cross_entropy(
 
     One sample: ``logits`` is a list of Values and ``target_index`` an int.
     A batch: a list of such lists and a list of ints (averaged by default).
+    A target may also be a Value holding the index (``chaingrad.jit`` passes
+    labels that way): it is read by a ``take`` node, so a replayed graph picks
+    up the new label.
 
     >>> round(cross_entropy([Value(0.0), Value(0.0)], 1).data, 6)
     0.693147
@@ -280,6 +270,9 @@ def cross_entropy(
     losses = []
     for row, target in zip(batch, targets):
         xs = _as_value_list(row, "cross_entropy")
+        if isinstance(target, Value):
+            losses.append(engine_logsumexp(xs) - take(xs, target))  # range checked by take
+            continue
         if isinstance(target, bool) or not isinstance(target, numbers.Integral):
             raise TypeError(
                 f"cross_entropy: target must be a class index (int), got {type(target).__name__}"
@@ -288,7 +281,7 @@ def cross_entropy(
             raise ValueError(
                 f"cross_entropy: target index {target} is out of range for {len(xs)} classes"
             )
-        losses.append(logsumexp(xs) - xs[int(target)])
+        losses.append(engine_logsumexp(xs) - xs[int(target)])
     return _finish(losses, single, reduction, "cross_entropy")
 
 

@@ -16,14 +16,14 @@ without ``seed`` every model starts from ``DEFAULT_SEED``, reproducibly.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from chaingrad.engine import Value, dot
 
 from ._checks import check_int
 from .init import Initializer, Seed, get_initializer, make_rng
-from .module import Module
+from .module import Module, prefixed
 
 # name -> the Value method applying it (None: identity)
 ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
@@ -99,6 +99,13 @@ class Neuron(Module):
     def extra_repr(self) -> str:
         return f"{len(self.w)}, activation={self.activation!r}"
 
+    def _torch_module(self, torch: Any) -> Any:
+        return _torch_dense(torch, len(self.w), 1, self.activation)
+
+    def torch_parameters(self) -> Iterator[tuple[str, Any]]:
+        yield "0.weight", [self.w]
+        yield "0.bias", [self.b]
+
 
 class Layer(Module):
     """``nout`` neurons reading the same ``nin`` inputs; returns a list (or one Value if nout=1).
@@ -129,6 +136,19 @@ class Layer(Module):
         x = _as_values(x, self.nin, "Layer")
         out = [n(x) for n in self.neurons]
         return out[0] if len(out) == 1 else out
+
+    def _torch_module(self, torch: Any) -> Any:
+        return _torch_dense(torch, self.nin, self.nout, self._activation("to_torch()"))
+
+    def torch_parameters(self) -> Iterator[tuple[str, Any]]:
+        yield "0.weight", [n.w for n in self.neurons]
+        yield "0.bias", [n.b for n in self.neurons]
+
+    def _activation(self, who: str) -> str:
+        kinds = {neuron.activation for neuron in self.neurons}
+        if len(kinds) != 1:
+            raise ValueError(f"Layer.{who}: the neurons mix activations {sorted(kinds)}")
+        return kinds.pop()
 
     def extra_repr(self) -> str:
         n = self.neurons[0]
@@ -194,6 +214,18 @@ class MLP(Module):
             x = layer(x)
         return x
 
+    def _torch_module(self, torch: Any) -> Any:
+        # One flat nn.Sequential: Linear, activation, Linear, ... as a torch user writes it.
+        parts = [part for layer in self.layers for part in layer._torch_module(torch)]
+        return torch.nn.Sequential(*parts)
+
+    def torch_parameters(self) -> Iterator[tuple[str, Any]]:
+        position = 0
+        for layer in self.layers:
+            for name, tree in layer.torch_parameters():
+                yield f"{position}.{name.split('.', 1)[1]}", tree
+            position += 2 if layer._activation("to_torch()") != "linear" else 1
+
     def extra_repr(self) -> str:
         sizes = [layer.nout for layer in self.layers]
         return f"{self.layers[0].nin} -> {sizes}, {self.num_parameters()} parameters"
@@ -232,6 +264,9 @@ class Dropout(Module):
     def extra_repr(self) -> str:
         return f"p={self.p}"
 
+    def _torch_module(self, torch: Any) -> Any:
+        return torch.nn.Dropout(self.p)
+
 
 class Sequential(Module):
     """Modules (or plain functions) applied one after the other.
@@ -252,3 +287,36 @@ class Sequential(Module):
         for step in self.steps:
             x = step(x)
         return x
+
+    def _torch_module(self, torch: Any) -> Any:
+        for i, step in enumerate(self.steps):
+            if not isinstance(step, Module):
+                name = getattr(step, "__name__", type(step).__name__)
+                raise TypeError(
+                    f"Sequential.to_torch(): step {i} ({name}) is a plain function; "
+                    "use a module such as chaingrad.nn.ReLU() so it can be exported"
+                )
+        return torch.nn.Sequential(*(step._torch_module(torch) for step in self.steps))
+
+    def torch_parameters(self) -> Iterator[tuple[str, Any]]:
+        for i, step in enumerate(self.steps):
+            yield from prefixed(str(i), step.torch_parameters())
+
+
+# What each activation name is in torch.nn (None: no module, the Linear stands alone).
+_TORCH_ACTIVATIONS = {
+    "relu": "ReLU",
+    "tanh": "Tanh",
+    "sigmoid": "Sigmoid",
+    "leaky_relu": "LeakyReLU",
+    "linear": None,
+}
+
+
+def _torch_dense(torch: Any, nin: int, nout: int, activation: str) -> Any:
+    """``nn.Sequential(nn.Linear(nin, nout), activation)``: a Layer (or Neuron) in torch."""
+    parts = [torch.nn.Linear(nin, nout)]
+    name = _TORCH_ACTIVATIONS[activation]
+    if name is not None:
+        parts.append(getattr(torch.nn, name)())  # LeakyReLU's default slope is Value's, 0.01
+    return torch.nn.Sequential(*parts)

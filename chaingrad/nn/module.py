@@ -22,7 +22,7 @@ import math
 import numbers
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from chaingrad.engine import Value
@@ -255,6 +255,58 @@ class Module:
             body.append(f"  ({name}): {text}")
         return lines[0] + "\n".join(body) + "\n)"
 
+    # --- the way out: PyTorch ----------------------------------------------------------
+
+    def to_torch(self) -> Any:
+        """This module as the standard ``torch.nn`` module, in float64, with the same weights.
+
+        When a learner outgrows scalars, the same trained model runs on PyTorch
+        (GPUs, batches, the ecosystem). torch is imported here and nowhere else.
+
+        Subclasses say how: ``_torch_module(torch)`` builds the torch module with
+        the right sizes, and ``torch_parameters()`` pairs each of its parameter
+        names with the Values that fill it (nested as torch's tensor is shaped).
+
+        >>> from chaingrad.nn import MLP
+        >>> MLP(2, [4, 1]).to_torch()  # doctest: +SKIP
+        Sequential(
+          (0): Linear(in_features=2, out_features=4, bias=True)
+          (1): ReLU()
+          (2): Linear(in_features=4, out_features=1, bias=True)
+        )
+        """
+        torch = import_torch(f"{type(self).__name__}.to_torch()")
+        module = self._torch_module(torch).to(torch.float64)
+        targets = dict(module.named_parameters())
+        sources = dict(self.torch_parameters())
+        if set(targets) != set(sources):
+            raise RuntimeError(  # a bug in a module's export, not the user's doing
+                f"{type(self).__name__}.to_torch(): torch parameters {sorted(targets)} "
+                f"but chaingrad gives {sorted(sources)}"
+            )
+        with torch.no_grad():
+            for name, tree in sources.items():
+                values = torch.tensor(_to_data(tree), dtype=torch.float64)
+                if values.shape != targets[name].shape:
+                    raise RuntimeError(
+                        f"{type(self).__name__}.to_torch(): {name} has shape "
+                        f"{tuple(values.shape)}, torch expects {tuple(targets[name].shape)}"
+                    )
+                targets[name].copy_(values)
+        return module
+
+    def _torch_module(self, torch: Any) -> Any:
+        """The ``torch.nn`` module of the same architecture (weights are filled in after)."""
+        raise NotImplementedError(f"{type(self).__name__} has no PyTorch counterpart (to_torch)")
+
+    def torch_parameters(self) -> Iterator[tuple[str, Any]]:
+        """``(torch parameter name, Values nested as that tensor)`` for every weight.
+
+        This is the one-to-one map between the two libraries: ``to_torch`` copies
+        along it, and the tests compare gradients along it.
+        """
+        return iter(())
+
     # --- state ----------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Tensor]:
@@ -362,6 +414,23 @@ class Module:
         except StateDictError as error:
             raise StateDictError(f"{path}: {error}") from None
         return self
+
+
+def import_torch(who: str) -> Any:
+    """The torch module, or an ImportError saying what needed it and how to install it."""
+    try:
+        import torch
+    except ImportError:
+        raise ImportError(
+            f"{who} needs PyTorch: pip install torch (the CPU build is enough)"
+        ) from None
+    return torch
+
+
+def prefixed(prefix: str, pairs: Iterable[tuple[str, Any]]) -> Iterator[tuple[str, Any]]:
+    """``torch_parameters()`` pairs of a submodule, renamed as seen from its parent."""
+    for name, tree in pairs:
+        yield f"{prefix}.{name}", tree
 
 
 def _file_mode(path: str) -> int:

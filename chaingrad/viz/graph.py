@@ -656,7 +656,9 @@ def _digraph_class(graphviz: Any) -> Any:
                 ) from None
 
         wrapper.__name__ = method_name
-        wrapper.__doc__ = method.__doc__
+        wrapper.__doc__ = (
+            f"graphviz.Digraph.{method_name}; a missing ``dot`` is one GraphvizNotFoundError."
+        )
         return wrapper
 
     class Digraph(graphviz.Digraph):

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from chaingrad import Value, gradcheck
-from chaingrad.nn import MLP, Dropout, Layer, Neuron, Sequential
+from chaingrad.nn import MLP, Dropout, Layer, LeakyReLU, Neuron, ReLU, Sequential, Sigmoid, Tanh
 from chaingrad.nn import functional as F
 from chaingrad.nn.init import DEFAULT_SEED, INITIALIZERS, make_rng
 
@@ -160,29 +160,6 @@ def test_dropout_inside_a_model_follows_model_mode():
 # --- agreement with torch.nn ------------------------------------------------------------
 
 
-def _torch_twin(model: MLP, torch):
-    """A torch.nn network with the same weights, float64."""
-    layers = []
-    for layer in model.layers:
-        linear = torch.nn.Linear(layer.nin, layer.nout, dtype=torch.float64)
-        with torch.no_grad():
-            linear.weight.copy_(
-                torch.tensor([[w.data for w in n.w] for n in layer.neurons], dtype=torch.float64)
-            )
-            linear.bias.copy_(torch.tensor([n.b.data for n in layer.neurons], dtype=torch.float64))
-        layers.append(linear)
-        activation = layer.neurons[0].activation
-        if activation == "relu":
-            layers.append(torch.nn.ReLU())
-        elif activation == "tanh":
-            layers.append(torch.nn.Tanh())
-        elif activation == "sigmoid":
-            layers.append(torch.nn.Sigmoid())
-        elif activation == "leaky_relu":
-            layers.append(torch.nn.LeakyReLU(0.01))
-    return torch.nn.Sequential(*layers)
-
-
 @pytest.mark.parametrize(
     ("sizes", "activation", "output_activation"),
     [
@@ -200,7 +177,7 @@ def test_mlp_outputs_and_every_gradient_equal_torch(sizes, activation, output_ac
     bias_rng = random.Random(1)
     for neuron in (n for layer in model.layers for n in layer.neurons):
         neuron.b.data = bias_rng.uniform(-0.5, 0.5)  # nonzero biases
-    twin = _torch_twin(model, torch)
+    twin = model.to_torch()
     rng = random.Random(0)
     X = [[rng.uniform(-2, 2) for _ in range(3)] for _ in range(20)]
 
@@ -249,3 +226,40 @@ def test_mlp_matches_micrograd_itself_from_same_weights():
     assert out.data == pytest.approx(ref_out.data, abs=1e-12)
     for p, q in zip(ours.parameters(), reference.parameters()):
         assert p.grad == pytest.approx(q.grad, abs=1e-12)
+
+
+# --- to_torch: the exported module is the same function, weight for weight ----------
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Neuron(3, activation="tanh", seed=1),
+        lambda: Layer(3, 4, activation="sigmoid", seed=2),
+        lambda: Layer(3, 1, nonlin=False, seed=3),
+        lambda: MLP(3, [5, 4, 2], activation="leaky_relu", seed=4),
+        lambda: MLP(3, [4, 1], seed=5),
+        lambda: Sequential(Layer(3, 4, nonlin=False, seed=6), Tanh(), Layer(4, 2, seed=7), ReLU()),
+        lambda: Sequential(Layer(3, 2, nonlin=False, seed=8), Sigmoid(), LeakyReLU(0.2)),
+    ],
+    ids=["neuron", "layer", "layer-1", "mlp", "mlp-1", "sequential", "activations"],
+)
+def test_to_torch_gives_the_same_function_and_gradients(make):
+    pytest.importorskip("torch")
+    from tests.nn.torch_oracle import assert_matches_torch
+
+    module = make()
+    bias_rng = random.Random(9)
+    for p in module.parameters():
+        p.data += bias_rng.uniform(-0.3, 0.3)  # nonzero biases, no ReLU exactly at 0
+    assert_matches_torch(module, [0.7, -1.3, 0.4])
+
+
+def test_to_torch_refuses_what_has_no_torch_counterpart():
+    pytest.importorskip("torch")
+    with pytest.raises(TypeError, match=r"step 1 \(<lambda>\) is a plain function.*nn.ReLU"):
+        Sequential(Layer(2, 2), lambda xs: xs).to_torch()
+    layer = Layer(2, 2)
+    layer.neurons[1].activation = "tanh"
+    with pytest.raises(ValueError, match="mix activations"):
+        layer.to_torch()
