@@ -1,0 +1,564 @@
+"""The numpy backend: the program's nodes grouped into array operations.
+
+Every node gets a slot in one float array ``V`` (its gradient the same slot
+in ``GR``). Nodes at the same depth (*level*: one more than their deepest
+parent) that run the same op are independent of each other, so one numpy
+call computes the whole *group*: the 1,600 ReLUs of a hidden layer over a
+batch of 100 are one ``np.maximum``. Slots are laid out so that a group's
+operands are, where possible, plain slices of ``V`` (no copying), and:
+
+* a group of ``dot`` nodes whose weight rows and input rows form a grid
+  (every input row meets every weight row) is one matrix product
+  ``X @ W.T`` -- a dense layer over a batch, and, for a convolution, the
+  input rows are the image patches: the product *is* im2col;
+* an operand repeated along the batch (a bias) is broadcast, and its
+  gradient is a sum over that axis;
+* gradients are scattered with plain ``+=`` when targets are distinct and
+  with ``np.bincount`` only where they repeat.
+
+The plan is emitted as Python source (``step.source``) so it can be read.
+Floating-point events the engine would report (``log`` of a negative, an
+``exp`` that overflows, a division by zero) raise ``FloatingPointError``
+here; the compiled step then reruns that call with the standard-library
+backend, which raises the engine's own error or gives its exact result.
+
+>>> from chaingrad import Value, jit, sum_of
+>>> ws = [Value(0.1 * k) for k in range(4)]
+>>> step = jit(lambda xs: sum_of([(w * x).tanh() for w, x in zip(ws, xs)]),
+...            params=ws, backend="numpy")
+>>> round(step([1.0, 2.0, 3.0, 4.0]), 6)
+1.568079
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from chaingrad.engine import Op
+
+from .program import Program
+from .python_backend import needs_grad
+
+# Elementwise ops: forward expression, and each operand's gradient contribution.
+# {a} {b}: operands, {y}: the result, {g}: the upstream gradient.
+_ELEMENTWISE: dict[str, tuple[str, tuple[str, ...]]] = {
+    "add": ("{a} + {b}", ("{g}", "{g}")),
+    "sub": ("{a} - {b}", ("{g}", "-{g}")),
+    "mul": ("{a} * {b}", ("{b} * {g}", "{a} * {g}")),
+    "div": ("{a} / {b}", ("{g} / {b}", "-{y} / {b} * {g}")),
+    "neg": ("-{a}", ("-{g}",)),
+    "exp": ("np.exp({a})", ("{y} * {g}",)),
+    "log": ("np.log({a})", ("{g} / {a}",)),
+    "sqrt": ("np.sqrt({a})", ("0.5 / {y} * {g}",)),
+    "tanh": ("np.tanh({a})", ("(1.0 - {y} * {y}) * {g}",)),
+    "sigmoid": ("_sigmoid({a})", ("{y} * (1.0 - {y}) * {g}",)),
+    "softplus": ("_softplus({a})", ("_sigmoid({a}) * {g}",)),
+    "relu": ("np.maximum({a}, 0.0)", ("np.heaviside({a}, 0.0) * {g}",)),
+    "abs": ("np.abs({a})", ("np.sign({a}) * {g}",)),
+    "sin": ("np.sin({a})", ("np.cos({a}) * {g}",)),
+    "cos": ("np.cos({a})", ("-np.sin({a}) * {g}",)),
+}
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    # Only ever exponentiate a non-positive number, as the engine does.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0.0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _softplus(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def _elementwise_rule(op: Op) -> tuple[str, tuple[str, ...]] | None:
+    if op.name in _ELEMENTWISE:
+        return _ELEMENTWISE[op.name]
+    if op.name == "pow_const":
+        k = float(op.param)  # type: ignore[arg-type]
+        if k == 0.0:
+            return ("np.ones_like({a})", ("0.0 * {g}",))
+        if k == 1.0:
+            return ("{a} * 1.0", ("{g}",))
+        if k == 2.0:
+            return ("{a} * {a}", ("2.0 * {a} * {g}",))
+        return (f"{{a}} ** {k!r}", (f"{k!r} * {{a}} ** {k - 1.0!r} * {{g}}",))
+    if op.name == "leaky_relu":
+        alpha = float(op.param)  # type: ignore[arg-type]
+        return (
+            f"np.where({{a}} > 0.0, {{a}}, {alpha!r} * {{a}})",
+            (f"np.where({{a}} > 0.0, 1.0, {alpha!r}) * {{g}}",),
+        )
+    return None
+
+
+def _levels(program: Program) -> list[int]:
+    level = [0] * len(program)
+    parents = program.parents
+    for i in range(program.first_op, len(program)):
+        level[i] = 1 + max((level[p] for p in parents[i]), default=0)
+    return level
+
+
+def _is_range(idx: np.ndarray) -> bool:
+    return idx.size > 0 and bool(np.all(np.diff(idx.reshape(-1)) == 1))
+
+
+class _Code:
+    """Source lines plus the constant arrays they refer to by name."""
+
+    def __init__(self) -> None:
+        self.forward: list[str] = []
+        self.backward: list[list[str]] = []  # per group, emitted in reverse group order
+        self.arrays: dict[str, Any] = {}
+
+    def array(self, prefix: str, value: Any) -> str:
+        name = f"{prefix}{len(self.arrays)}"
+        self.arrays[name] = value
+        return name
+
+
+class _Gather:
+    """How a group reads one operand from ``V`` and adds its gradient back into ``GR``.
+
+    ``idx`` is the slot of the operand for each member (any shape); ``shape`` the
+    shape the group computes in. The cheapest form that is right is chosen:
+    a slice, a broadcast row/column/scalar, or a fancy index (with bincount
+    in the backward pass when slots repeat).
+    """
+
+    def __init__(self, code: _Code, idx: np.ndarray, shape: tuple[int, ...]) -> None:
+        self.code = code
+        self.shape = shape
+        self.idx = idx.reshape(shape)
+        flat = self.idx.reshape(-1)
+        self.kind = "fancy"
+        if _is_range(flat):
+            self.kind = "slice"
+            self.start = int(flat[0])
+            return
+        if np.all(flat == flat[0]):
+            self.kind = "scalar"
+            self.start = int(flat[0])
+            return
+        if len(shape) == 2:
+            rows, cols = shape
+            if np.all(self.idx == self.idx[0]) and len(set(self.idx[0].tolist())) == cols:
+                self.kind = "row"  # the same row for every row: broadcast along axis 0
+                self.row = self.idx[0]
+                return
+            if np.all(self.idx == self.idx[:, :1]) and len(set(self.idx[:, 0].tolist())) == rows:
+                self.kind = "column"
+                self.row = self.idx[:, 0]
+                return
+        self.unique = len(set(flat.tolist())) == flat.size
+
+    def read(self) -> str:
+        code = self.code
+        size = self.idx.size
+        if self.kind == "slice":
+            text = f"V[{self.start}:{self.start + size}]"
+            return text if len(self.shape) == 1 else f"{text}.reshape{self.shape}"
+        if self.kind == "scalar":
+            return f"V[{self.start}]"
+        if self.kind in ("row", "column"):
+            row = self.row
+            if _is_range(row):
+                text = f"V[{int(row[0])}:{int(row[0]) + row.size}]"
+            else:
+                text = f"V[{code.array('I', row)}]"
+            return text if self.kind == "row" else f"{text}[:, None]"
+        return f"V[{code.array('I', self.idx)}]"
+
+    def add_grad(self, contribution: str, out: list[str]) -> None:
+        """Lines that add ``contribution`` (shaped like the group) into GR at these slots."""
+        size = self.idx.size
+        code = self.code
+        if self.kind == "slice":
+            target = f"GR[{self.start}:{self.start + size}]"
+            if len(self.shape) == 1:
+                out.append(f"{target} += {contribution}")
+            else:
+                out.append(f"{target} += np.broadcast_to({contribution}, {self.shape}).reshape(-1)")
+            return
+        if self.kind == "scalar":
+            out.append(f"GR[{self.start}] += np.sum({contribution})")
+            return
+        if self.kind in ("row", "column"):
+            axis = 0 if self.kind == "row" else 1
+            full = f"np.broadcast_to({contribution}, {self.shape})"
+            row = self.row
+            if _is_range(row):
+                target = f"GR[{int(row[0])}:{int(row[0]) + row.size}]"
+            else:
+                target = f"GR[{code.array('I', row)}]"
+            out.append(f"{target} += {full}.sum({axis})")
+            return
+        full = f"np.broadcast_to({contribution}, {self.shape})"
+        if self.unique:
+            out.append(f"GR[{code.array('I', self.idx)}] += {full}")
+            return
+        slots, inverse = np.unique(self.idx.reshape(-1), return_inverse=True)
+        u = code.array("U", slots)
+        inv = code.array("J", inverse)
+        out.append(f"GR[{u}] += np.bincount({inv}, {full}.reshape(-1), minlength={slots.size})")
+
+
+class NumpyBackend:
+    """Runs a Program as grouped numpy calls: ``run(params, inputs, randoms)``.
+
+    Returns ``(loss, gradients of the parameters, aux values)`` like the
+    standard-library backend; ``FloatingPointError`` means "rerun exactly".
+    """
+
+    name = "numpy"
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self.needed = needs_grad(program)
+        self.code = _Code()
+        self.slot = list(range(len(program)))  # node -> slot in V; ops assigned below
+        self.groups = self._group()
+        self.source = self._generate()
+        namespace: dict[str, Any] = {
+            "np": np,
+            "_sigmoid": _sigmoid,
+            "_softplus": _softplus,
+            "_bad_index": _bad_index,
+            **self.code.arrays,
+        }
+        exec(compile(self.source, f"<chaingrad.jit numpy {program.signature}>", "exec"), namespace)
+        self._run = namespace["run"]
+
+    def run(
+        self, params: list[float], inputs: list[float], randoms: list[float]
+    ) -> tuple[float, list[float], tuple[float, ...]]:
+        with np.errstate(over="raise", divide="raise", invalid="raise", under="ignore"):
+            return self._run(params, inputs, randoms)
+
+    # --- grouping ---------------------------------------------------------------------
+
+    def _group(self) -> list[tuple[Op, list[int]]]:
+        program = self.program
+        level = _levels(program)
+        groups: dict[tuple[int, int, int], list[int]] = {}
+        ops: dict[int, Op] = {}
+        for i in range(program.first_op, len(program)):
+            op = program.ops[i]
+            assert op is not None
+            key = (level[i], id(op), len(program.parents[i]))
+            groups.setdefault(key, []).append(i)
+            ops[id(op)] = op
+        ordered = sorted(groups.items(), key=lambda item: (item[0][0], item[1][0]))
+        return [(ops[key[1]], nodes) for key, nodes in ordered]
+
+    # --- code -------------------------------------------------------------------------
+
+    def _generate(self) -> str:
+        program = self.program
+        code = self.code
+        lines = code.forward
+        n_leaves = program.first_op
+        base = np.array(program.values[:n_leaves] + [0.0] * program.num_ops)
+        self.base = base
+        code.arrays["BASE"] = base
+        next_slot = n_leaves
+        for op, nodes in self.groups:
+            next_slot = self._emit_group(op, nodes, next_slot)
+        header = ["def run(P, X, R):", "    V = BASE.copy()"]
+        if program.num_params:
+            header.append(f"    V[0:{program.num_params}] = P")
+        if program.num_inputs:
+            first = program.num_params
+            header.append(f"    V[{first}:{first + program.num_inputs}] = X")
+        randoms = [i for _, ids, _ in program.random_blocks for i in ids]
+        if randoms:
+            header.append(f"    V[{randoms[0]}:{randoms[-1] + 1}] = R")
+        body = ["    " + line for line in lines]
+        back = ["    GR = np.zeros(V.size)"]
+        out_slot = self.slot[program.output]
+        if self.needed[program.output]:
+            back.append(f"    GR[{out_slot}] = 1.0")
+        for group_lines in reversed(code.backward):
+            back += ["    " + line for line in group_lines]
+        aux = "".join(f"V[{self.slot[i]}], " for i in program.aux)
+        grads = f"GR[0:{program.num_params}].tolist()" if program.num_params else "[]"
+        tail = [f"    return float(V[{out_slot}]), {grads}, ({aux})"]
+        return "\n".join(header + body + back + tail) + "\n"
+
+    def _emit_group(self, op: Op, nodes: list[int], start: int) -> int:
+        program = self.program
+        if op.name == "dot":
+            return self._emit_dot(op, nodes, start)
+        # Members in the order of their operands' slots: chains of elementwise ops
+        # then read their operands as slices.
+        nodes.sort(key=lambda i: tuple(self.slot[p] for p in program.parents[i]))
+        for k, node in enumerate(nodes):
+            self.slot[node] = start + k
+        size = len(nodes)
+        if op.arity is not None and _elementwise_rule(op) is not None:
+            self._emit_elementwise(op, nodes, start)
+        elif op.name in ("sum", "logsumexp", "max", "take"):
+            self._emit_reduction(op, nodes, start)
+        else:
+            self._emit_generic(op, nodes, start)
+        return start + size
+
+    def _operand_slots(self, nodes: list[int], j: int) -> np.ndarray:
+        parents = self.program.parents
+        return np.array([self.slot[parents[i][j]] for i in nodes], dtype=np.int64)
+
+    def _group_shape(self, columns: list[np.ndarray]) -> tuple[int, ...]:
+        """(size,), or (rows, cols) when an operand repeats along a batch (a bias)."""
+        size = columns[0].size
+        for idx in columns:
+            if _is_range(idx) or np.all(idx == idx[0]):
+                continue
+            distinct = len(set(idx.tolist()))
+            if distinct == size or size % distinct:
+                continue
+            for shape in ((size // distinct, distinct), (distinct, size // distinct)):
+                grid = idx.reshape(shape)
+                if np.all(grid == grid[0]) or np.all(grid == grid[:, :1]):
+                    return shape
+        return (size,)
+
+    def _emit_elementwise(self, op: Op, nodes: list[int], start: int) -> None:
+        program = self.program
+        code = self.code
+        rule = _elementwise_rule(op)
+        assert rule is not None
+        forward, grads = rule
+        g_id = len(code.backward)
+        columns = [self._operand_slots(nodes, j) for j in range(len(program.parents[nodes[0]]))]
+        shape = self._group_shape(columns)
+        gathers = [_Gather(code, idx, shape) for idx in columns]
+        names = {}
+        for j, gather in enumerate(gathers):
+            name = f"a{g_id}_{j}"
+            code.forward.append(f"{name} = {gather.read()}")
+            names["ab"[j]] = name
+        y = f"y{g_id}"
+        size = len(nodes)
+        code.forward.append(f"{y} = {forward.format(**names, y=y, g='')}")
+        target = f"V[{start}:{start + size}]"
+        if len(shape) == 1:
+            code.forward.append(f"{target} = {y}")
+        else:
+            code.forward.append(f"{target} = np.broadcast_to({y}, {shape}).reshape(-1)")
+        back: list[str] = []
+        if self.needed[nodes[0]]:
+            g = f"gy{g_id}"
+            read = f"GR[{start}:{start + size}]"
+            back.append(f"{g} = {read if len(shape) == 1 else f'{read}.reshape{shape}'}")
+            for j, gather in enumerate(gathers):
+                parent = program.parents[nodes[0]][j]
+                if not self.needed[parent]:
+                    continue
+                term = grads[j].format(**names, y=y, g=g)
+                gather.add_grad(term, back)
+        code.backward.append(back)
+
+    def _emit_reduction(self, op: Op, nodes: list[int], start: int) -> None:
+        """sum, logsumexp, max and take: one row of operands per member."""
+        program = self.program
+        code = self.code
+        g_id = len(code.backward)
+        size = len(nodes)
+        arity = len(program.parents[nodes[0]])
+        first = 1 if op.name == "take" else 0
+        matrix = np.array(
+            [[self.slot[p] for p in program.parents[i][first:]] for i in nodes], dtype=np.int64
+        )
+        gather = _Gather(code, matrix, matrix.shape)
+        x = f"a{g_id}"
+        y = f"y{g_id}"
+        f = code.forward
+        f.append(f"{x} = {gather.read()}")
+        rows = code.array("ROWS", np.arange(size))
+        chosen = None
+        if op.name == "sum":
+            f.append(f"{y} = {x}.sum(1)")
+        elif op.name == "logsumexp":
+            f.append(f"m{g_id} = {x}.max(1, keepdims=True)")
+            f.append(f"{y} = (m{g_id} + np.log(np.exp({x} - m{g_id}).sum(1, keepdims=True)))[:, 0]")
+        elif op.name == "max":
+            chosen = f"k{g_id}"
+            f.append(f"{chosen} = {x}.argmax(1)")
+            f.append(f"{y} = {x}[{rows}, {chosen}]")
+        else:  # take: the index is an input of the program, checked on every call
+            index = _Gather(code, self._operand_slots(nodes, 0), (size,))
+            chosen = f"k{g_id}"
+            n = arity - 1
+            f.append(f"i{g_id} = {index.read()}")
+            f.append(f"{chosen} = i{g_id}.astype(np.int64)")
+            f.append(
+                f"if not (({chosen} == i{g_id}) & ({chosen} >= 0) & ({chosen} < {n})).all(): "
+                f"_bad_index(i{g_id}, {n}, {code.array('NAMES', self._index_names(nodes))})"
+            )
+            f.append(f"{y} = {x}[{rows}, {chosen}]")
+        f.append(f"V[{start}:{start + size}] = {y}")
+        back: list[str] = []
+        if self.needed[nodes[0]]:
+            g = f"gy{g_id}"
+            back.append(f"{g} = GR[{start}:{start + size}]")
+            if op.name == "sum":
+                gather.add_grad(f"{g}[:, None]", back)
+            elif op.name == "logsumexp":
+                gather.add_grad(f"np.exp({x} - {y}[:, None]) * {g}[:, None]", back)
+            else:
+                self._scatter_chosen(gather, matrix, rows, chosen, g, back)
+        code.backward.append(back)
+
+    def _index_names(self, nodes: list[int]) -> list[str]:
+        program = self.program
+        names = []
+        for i in nodes:
+            index = program.parents[i][0]
+            names.append(program.names[index] or f"node {index}")
+        return names
+
+    def _scatter_chosen(
+        self, gather: _Gather, matrix: np.ndarray, rows: str, chosen: Any, g: str, back: list[str]
+    ) -> None:
+        """The winner of each row (max, take) gets the row's gradient."""
+        code = self.code
+        slots = code.array("S", matrix)
+        flat = matrix.reshape(-1)
+        if len(set(flat.tolist())) == flat.size:
+            back.append(f"GR[{slots}[{rows}, {chosen}]] += {g}")
+            return
+        distinct, inverse = np.unique(flat, return_inverse=True)
+        local = code.array("J", inverse.reshape(matrix.shape))
+        u = code.array("U", distinct)
+        back.append(
+            f"GR[{u}] += np.bincount({local}[{rows}, {chosen}], {g}, minlength={distinct.size})"
+        )
+
+    def _emit_dot(self, op: Op, nodes: list[int], start: int) -> int:
+        """A group of dot nodes: a matrix product when weight and input rows form a grid."""
+        program = self.program
+        code = self.code
+        g_id = len(code.backward)
+        n = len(program.parents[nodes[0]]) // 2
+        w_rows: dict[tuple[int, ...], int] = {}
+        x_rows: dict[tuple[int, ...], int] = {}
+        pairs = []
+        for i in nodes:
+            slots = tuple(self.slot[p] for p in program.parents[i])
+            w = w_rows.setdefault(slots[:n], len(w_rows))
+            x = x_rows.setdefault(slots[n:], len(x_rows))
+            pairs.append((x, w))
+        n_w, n_x = len(w_rows), len(x_rows)
+        grid = len(set(pairs)) == len(pairs) and 2 * len(pairs) >= n_w * n_x
+        f = code.forward
+        back: list[str] = []
+        size = len(nodes)
+        if not grid:
+            return self._emit_batched_dot(nodes, start, n)
+        # Rows in slot order, so a block of slots reads as a matrix without copying.
+        w_order = sorted(w_rows, key=lambda row: row)
+        x_order = sorted(x_rows, key=lambda row: row)
+        w_rank = {w_rows[row]: r for r, row in enumerate(w_order)}
+        x_rank = {x_rows[row]: r for r, row in enumerate(x_order)}
+        ranked = sorted(
+            zip(nodes, pairs), key=lambda item: (x_rank[item[1][0]], w_rank[item[1][1]])
+        )
+        for k, (node, _) in enumerate(ranked):
+            self.slot[node] = start + k
+        nodes[:] = [node for node, _ in ranked]
+        cells = np.array([x_rank[x] * n_w + w_rank[w] for _, (x, w) in ranked], dtype=np.int64)
+        W = _Gather(code, np.array(w_order, dtype=np.int64), (n_w, n))
+        X = _Gather(code, np.array(x_order, dtype=np.int64), (n_x, n))
+        wn, xn, y = f"w{g_id}", f"x{g_id}", f"y{g_id}"
+        f.append(f"{wn} = {W.read()}")
+        f.append(f"{xn} = {X.read()}")
+        full = len(pairs) == n_w * n_x
+        if full:
+            f.append(f"{y} = V[{start}:{start + size}].reshape({n_x}, {n_w})")
+            f.append(f"np.matmul({xn}, {wn}.T, out={y})")
+        else:
+            sel = code.array("SEL", cells)
+            f.append(f"{y} = {xn} @ {wn}.T")
+            f.append(f"V[{start}:{start + size}] = {y}.reshape(-1)[{sel}]")
+        if self.needed[nodes[0]]:
+            g = f"gy{g_id}"
+            if full:
+                back.append(f"{g} = GR[{start}:{start + size}].reshape({n_x}, {n_w})")
+            else:
+                back.append(f"{g} = np.zeros({n_x * n_w})")
+                back.append(f"{g}[{code.array('SEL', cells)}] = GR[{start}:{start + size}]")
+                back.append(f"{g} = {g}.reshape({n_x}, {n_w})")
+            w_needed = any(self.needed[p] for i in nodes for p in program.parents[i][:n])
+            x_needed = any(self.needed[p] for i in nodes for p in program.parents[i][n:])
+            if w_needed:
+                W.add_grad(f"{g}.T @ {xn}", back)
+            if x_needed:
+                X.add_grad(f"{g} @ {wn}", back)
+        code.backward.append(back)
+        return start + size
+
+    def _emit_batched_dot(self, nodes: list[int], start: int, n: int) -> int:
+        """Dot nodes that share no grid: a row-wise product and sum."""
+        program = self.program
+        code = self.code
+        g_id = len(code.backward)
+        nodes.sort(key=lambda i: tuple(self.slot[p] for p in program.parents[i]))
+        for k, node in enumerate(nodes):
+            self.slot[node] = start + k
+        size = len(nodes)
+        slots = np.array([[self.slot[p] for p in program.parents[i]] for i in nodes])
+        W = _Gather(code, slots[:, :n].copy(), (size, n))
+        X = _Gather(code, slots[:, n:].copy(), (size, n))
+        wn, xn, y = f"w{g_id}", f"x{g_id}", f"y{g_id}"
+        f = code.forward
+        f.append(f"{wn} = {W.read()}")
+        f.append(f"{xn} = {X.read()}")
+        f.append(f"{y} = np.einsum('ij,ij->i', {wn}, {xn})")
+        f.append(f"V[{start}:{start + size}] = {y}")
+        back: list[str] = []
+        if self.needed[nodes[0]]:
+            g = f"gy{g_id}"
+            back.append(f"{g} = GR[{start}:{start + size}]")
+            if any(self.needed[p] for i in nodes for p in program.parents[i][:n]):
+                W.add_grad(f"{xn} * {g}[:, None]", back)
+            if any(self.needed[p] for i in nodes for p in program.parents[i][n:]):
+                X.add_grad(f"{wn} * {g}[:, None]", back)
+        code.backward.append(back)
+        return start + size
+
+    def _emit_generic(self, op: Op, nodes: list[int], start: int) -> None:
+        """Any other op: its own forward, member by member (correct, not fast)."""
+        program = self.program
+        code = self.code
+        g_id = len(code.backward)
+        size = len(nodes)
+        arity = len(program.parents[nodes[0]])
+        matrix = np.array([[self.slot[p] for p in program.parents[i]] for i in nodes])
+        gather = _Gather(code, matrix, matrix.shape)
+        fn = code.array("F", op.forward)
+        x, y, local = f"a{g_id}", f"y{g_id}", f"L{g_id}"
+        f = code.forward
+        f.append(f"{x} = {gather.read()}.tolist()")
+        f.append(f"{y}, {local} = zip(*[{fn}(*row) for row in {x}])")
+        f.append(f"V[{start}:{start + size}] = {y}")
+        back: list[str] = []
+        if self.needed[nodes[0]]:
+            g = f"gy{g_id}"
+            back.append(f"{g} = GR[{start}:{start + size}]")
+            back.append(f"{local}m = np.array({local}, dtype=float).reshape({size}, {arity})")
+            gather.add_grad(f"{local}m * {g}[:, None]", back)
+        code.backward.append(back)
+
+
+def _bad_index(values: np.ndarray, n: int, names: Sequence[str]) -> None:
+    for value, name in zip(values.tolist(), names):
+        k = int(value) if value == value and abs(value) != float("inf") else -1
+        if k != value or not 0 <= k < n:
+            raise ValueError(
+                f"take: index {name} = {value!r} must be a whole number in [0, {n}) "
+                "(a class label or token id out of range?)"
+            )
+    raise AssertionError("unreachable")
