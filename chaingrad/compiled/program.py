@@ -148,8 +148,11 @@ class Program:
             if len(shown) > 96:
                 shown = f"{len(self.params)} values: {shown[:80].rsplit(', ', 1)[0]}, ..."
             lines.append(f"  params: {shown}")
+        draws = Counter()
         for _, nodes, label in self.random_blocks:
-            lines.append(f"  random: {len(nodes)} numbers from {label}, redrawn every call")
+            draws[label] += len(nodes)
+        for label, count in draws.items():
+            lines.append(f"  random: {count} numbers from {label}, redrawn at every call")
         ops = range(self.first_op, len(self.ops))
         if max_lines is not None and len(ops) > max_lines:
             head = max(1, max_lines * 2 // 3)
