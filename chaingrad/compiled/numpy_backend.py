@@ -129,15 +129,20 @@ class _Gather:
     in the backward pass when slots repeat).
     """
 
-    def __init__(self, code: _Code, idx: np.ndarray, shape: tuple[int, ...]) -> None:
+    def __init__(
+        self, code: _Code, idx: np.ndarray, shape: tuple[int, ...], broadcast: bool = True
+    ) -> None:
         self.code = code
         self.shape = shape
         self.idx = idx.reshape(shape)
         flat = self.idx.reshape(-1)
         self.kind = "fancy"
+        self.unique = len(set(flat.tolist())) == flat.size
         if _is_range(flat):
             self.kind = "slice"
             self.start = int(flat[0])
+            return
+        if not broadcast:  # a matrix operand (matmul, row reductions) is read whole
             return
         if np.all(flat == flat[0]):
             self.kind = "scalar"
@@ -153,7 +158,6 @@ class _Gather:
                 self.kind = "column"
                 self.row = self.idx[:, 0]
                 return
-        self.unique = len(set(flat.tolist())) == flat.size
 
     def read(self) -> str:
         code = self.code
@@ -349,13 +353,12 @@ class NumpyBackend:
         else:
             code.forward.append(f"{target} = np.broadcast_to({y}, {shape}).reshape(-1)")
         back: list[str] = []
-        if self.needed[nodes[0]]:
+        if any(self.needed[i] for i in nodes):
             g = f"gy{g_id}"
             read = f"GR[{start}:{start + size}]"
             back.append(f"{g} = {read if len(shape) == 1 else f'{read}.reshape{shape}'}")
             for j, gather in enumerate(gathers):
-                parent = program.parents[nodes[0]][j]
-                if not self.needed[parent]:
+                if not any(self.needed[program.parents[i][j]] for i in nodes):
                     continue
                 term = grads[j].format(**names, y=y, g=g)
                 gather.add_grad(term, back)
@@ -372,7 +375,7 @@ class NumpyBackend:
         matrix = np.array(
             [[self.slot[p] for p in program.parents[i][first:]] for i in nodes], dtype=np.int64
         )
-        gather = _Gather(code, matrix, matrix.shape)
+        gather = _Gather(code, matrix, matrix.shape, broadcast=False)
         x = f"a{g_id}"
         y = f"y{g_id}"
         f = code.forward
@@ -389,7 +392,7 @@ class NumpyBackend:
             f.append(f"{chosen} = {x}.argmax(1)")
             f.append(f"{y} = {x}[{rows}, {chosen}]")
         else:  # take: the index is an input of the program, checked on every call
-            index = _Gather(code, self._operand_slots(nodes, 0), (size,))
+            index = _Gather(code, self._operand_slots(nodes, 0), (size,), broadcast=False)
             chosen = f"k{g_id}"
             n = arity - 1
             f.append(f"i{g_id} = {index.read()}")
@@ -401,7 +404,7 @@ class NumpyBackend:
             f.append(f"{y} = {x}[{rows}, {chosen}]")
         f.append(f"V[{start}:{start + size}] = {y}")
         back: list[str] = []
-        if self.needed[nodes[0]]:
+        if any(self.needed[i] for i in nodes):
             g = f"gy{g_id}"
             back.append(f"{g} = GR[{start}:{start + size}]")
             if op.name == "sum":
@@ -470,8 +473,8 @@ class NumpyBackend:
             self.slot[node] = start + k
         nodes[:] = [node for node, _ in ranked]
         cells = np.array([x_rank[x] * n_w + w_rank[w] for _, (x, w) in ranked], dtype=np.int64)
-        W = _Gather(code, np.array(w_order, dtype=np.int64), (n_w, n))
-        X = _Gather(code, np.array(x_order, dtype=np.int64), (n_x, n))
+        W = _Gather(code, np.array(w_order, dtype=np.int64), (n_w, n), broadcast=False)
+        X = _Gather(code, np.array(x_order, dtype=np.int64), (n_x, n), broadcast=False)
         wn, xn, y = f"w{g_id}", f"x{g_id}", f"y{g_id}"
         f.append(f"{wn} = {W.read()}")
         f.append(f"{xn} = {X.read()}")
@@ -483,7 +486,7 @@ class NumpyBackend:
             sel = code.array("SEL", cells)
             f.append(f"{y} = {xn} @ {wn}.T")
             f.append(f"V[{start}:{start + size}] = {y}.reshape(-1)[{sel}]")
-        if self.needed[nodes[0]]:
+        if any(self.needed[i] for i in nodes):
             g = f"gy{g_id}"
             if full:
                 back.append(f"{g} = GR[{start}:{start + size}].reshape({n_x}, {n_w})")
@@ -510,8 +513,8 @@ class NumpyBackend:
             self.slot[node] = start + k
         size = len(nodes)
         slots = np.array([[self.slot[p] for p in program.parents[i]] for i in nodes])
-        W = _Gather(code, slots[:, :n].copy(), (size, n))
-        X = _Gather(code, slots[:, n:].copy(), (size, n))
+        W = _Gather(code, slots[:, :n].copy(), (size, n), broadcast=False)
+        X = _Gather(code, slots[:, n:].copy(), (size, n), broadcast=False)
         wn, xn, y = f"w{g_id}", f"x{g_id}", f"y{g_id}"
         f = code.forward
         f.append(f"{wn} = {W.read()}")
@@ -519,7 +522,7 @@ class NumpyBackend:
         f.append(f"{y} = np.einsum('ij,ij->i', {wn}, {xn})")
         f.append(f"V[{start}:{start + size}] = {y}")
         back: list[str] = []
-        if self.needed[nodes[0]]:
+        if any(self.needed[i] for i in nodes):
             g = f"gy{g_id}"
             back.append(f"{g} = GR[{start}:{start + size}]")
             if any(self.needed[p] for i in nodes for p in program.parents[i][:n]):
@@ -537,7 +540,7 @@ class NumpyBackend:
         size = len(nodes)
         arity = len(program.parents[nodes[0]])
         matrix = np.array([[self.slot[p] for p in program.parents[i]] for i in nodes])
-        gather = _Gather(code, matrix, matrix.shape)
+        gather = _Gather(code, matrix, matrix.shape, broadcast=False)
         fn = code.array("F", op.forward)
         x, y, local = f"a{g_id}", f"y{g_id}", f"L{g_id}"
         f = code.forward
@@ -545,7 +548,7 @@ class NumpyBackend:
         f.append(f"{y}, {local} = zip(*[{fn}(*row) for row in {x}])")
         f.append(f"V[{start}:{start + size}] = {y}")
         back: list[str] = []
-        if self.needed[nodes[0]]:
+        if any(self.needed[i] for i in nodes):
             g = f"gy{g_id}"
             back.append(f"{g} = GR[{start}:{start + size}]")
             back.append(f"{local}m = np.array({local}, dtype=float).reshape({size}, {arity})")
