@@ -63,6 +63,24 @@ _ELEMENTWISE: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
+# Ops whose forward is one ufunc: written straight into the group's slots of V.
+_UFUNCS = {
+    "add": "np.add({a}, {b}",
+    "sub": "np.subtract({a}, {b}",
+    "mul": "np.multiply({a}, {b}",
+    "div": "np.divide({a}, {b}",
+    "neg": "np.negative({a}",
+    "exp": "np.exp({a}",
+    "log": "np.log({a}",
+    "sqrt": "np.sqrt({a}",
+    "tanh": "np.tanh({a}",
+    "relu": "np.maximum({a}, 0.0",
+    "abs": "np.absolute({a}",
+    "sin": "np.sin({a}",
+    "cos": "np.cos({a}",
+}
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     # Only ever exponentiate a non-positive number, as the engine does.
     e = np.exp(-np.abs(x))
@@ -113,11 +131,17 @@ class _Code:
         self.forward: list[str] = []
         self.backward: list[list[str]] = []  # per group, emitted in reverse group order
         self.arrays: dict[str, Any] = {}
+        self.counter = 0
 
     def array(self, prefix: str, value: Any) -> str:
         name = f"{prefix}{len(self.arrays)}"
         self.arrays[name] = value
         return name
+
+    def name(self, prefix: str) -> str:
+        """A fresh local variable name."""
+        self.counter += 1
+        return f"{prefix}{self.counter}"
 
 
 class _Gather:
@@ -176,38 +200,41 @@ class _Gather:
             return text if self.kind == "row" else f"{text}[:, None]"
         return f"V[{code.array('I', self.idx)}]"
 
-    def add_grad(self, contribution: str, out: list[str]) -> None:
-        """Lines that add ``contribution`` (shaped like the group) into GR at these slots."""
+    def add_grad(self, contribution: str, out: list[str], full: bool = True) -> None:
+        """Lines that add ``contribution`` into GR at these slots.
+
+        ``full``: the contribution already has the group's shape (else it broadcasts to it).
+        """
         size = self.idx.size
         code = self.code
+        whole = f"({contribution})" if full else f"np.broadcast_to({contribution}, {self.shape})"
         if self.kind == "slice":
             target = f"GR[{self.start}:{self.start + size}]"
             if len(self.shape) == 1:
                 out.append(f"{target} += {contribution}")
-            else:
-                out.append(f"{target} += np.broadcast_to({contribution}, {self.shape}).reshape(-1)")
+            else:  # add through a view shaped like the group: no copy
+                view = code.name("t")
+                out.append(f"{view} = {target}.reshape{self.shape}")
+                out.append(f"{view} += {contribution}")
             return
         if self.kind == "scalar":
-            out.append(f"GR[{self.start}] += np.sum({contribution})")
+            out.append(f"GR[{self.start}] += np.sum({whole})")
             return
         if self.kind in ("row", "column"):
-            axis = 0 if self.kind == "row" else 1
-            full = f"np.broadcast_to({contribution}, {self.shape})"
             row = self.row
             if _is_range(row):
                 target = f"GR[{int(row[0])}:{int(row[0]) + row.size}]"
             else:
                 target = f"GR[{code.array('I', row)}]"
-            out.append(f"{target} += {full}.sum({axis})")
+            out.append(f"{target} += {whole}.sum({0 if self.kind == 'row' else 1})")
             return
-        full = f"np.broadcast_to({contribution}, {self.shape})"
         if self.unique:
-            out.append(f"GR[{code.array('I', self.idx)}] += {full}")
+            out.append(f"GR[{code.array('I', self.idx)}] += {contribution}")
             return
         slots, inverse = np.unique(self.idx.reshape(-1), return_inverse=True)
         u = code.array("U", slots)
         inv = code.array("J", inverse)
-        out.append(f"GR[{u}] += np.bincount({inv}, {full}.reshape(-1), minlength={slots.size})")
+        out.append(f"GR[{u}] += np.bincount({inv}, {whole}.reshape(-1), minlength={slots.size})")
 
 
 class NumpyBackend:
@@ -225,6 +252,7 @@ class NumpyBackend:
         self.code = _Code()
         self.slot = list(range(len(program)))  # node -> slot in V; ops assigned below
         self.groups = self._group()
+        self._lay_out_params()
         self.source = self._generate()
         namespace: dict[str, Any] = {
             "np": np,
@@ -258,6 +286,36 @@ class NumpyBackend:
         ordered = sorted(groups.items(), key=lambda item: (item[0][0], item[1][0]))
         return [(ops[key[1]], nodes) for key, nodes in ordered]
 
+    def _lay_out_params(self) -> None:
+        """Put parameters in V in the order the groups read them (a weight matrix row by
+        row, a layer's biases side by side), so those reads are slices, not gathers."""
+        program = self.program
+        n_params = program.num_params
+        order: list[int] = []
+        placed = [False] * n_params
+
+        def place(nodes: list[int]) -> None:
+            for p in nodes:
+                if p < n_params and not placed[p]:
+                    placed[p] = True
+                    order.append(p)
+
+        for op, nodes in self.groups:
+            parents = program.parents
+            if op.name == "dot":
+                n = len(parents[nodes[0]]) // 2
+                rows = dict.fromkeys(tuple(parents[i][:n]) for i in nodes)
+                for row in rows:
+                    if all(p < n_params for p in row):
+                        place(list(row))
+            else:
+                for j in range(len(parents[nodes[0]])):
+                    place([parents[i][j] for i in nodes])
+        place(list(range(n_params)))
+        for slot, p in enumerate(order):
+            self.slot[p] = slot
+        self.param_slots = [self.slot[k] for k in range(n_params)]
+
     # --- code -------------------------------------------------------------------------
 
     def _generate(self) -> str:
@@ -273,7 +331,11 @@ class NumpyBackend:
             next_slot = self._emit_group(op, nodes, next_slot)
         header = ["def run(P, X, R):", "    V = BASE.copy()"]
         if program.num_params:
-            header.append(f"    V[0:{program.num_params}] = P")
+            if self.param_slots == list(range(program.num_params)):
+                header.append(f"    V[0:{program.num_params}] = P")
+            else:
+                code.arrays["PSLOTS"] = np.array(self.param_slots, dtype=np.int64)
+                header.append("    V[PSLOTS] = P")
         if program.num_inputs:
             first = program.num_params
             header.append(f"    V[{first}:{first + program.num_inputs}] = X")
@@ -288,7 +350,12 @@ class NumpyBackend:
         for group_lines in reversed(code.backward):
             back += ["    " + line for line in group_lines]
         aux = "".join(f"V[{self.slot[i]}], " for i in program.aux)
-        grads = f"GR[0:{program.num_params}].tolist()" if program.num_params else "[]"
+        if not program.num_params:
+            grads = "[]"
+        elif "PSLOTS" in code.arrays:
+            grads = "GR[PSLOTS]"
+        else:
+            grads = f"GR[0:{program.num_params}]"
         tail = [f"    return float(V[{out_slot}]), {grads}, ({aux})"]
         return "\n".join(header + body + back + tail) + "\n"
 
@@ -346,12 +413,22 @@ class NumpyBackend:
             names["ab"[j]] = name
         y = f"y{g_id}"
         size = len(nodes)
-        code.forward.append(f"{y} = {forward.format(**names, y=y, g='')}")
         target = f"V[{start}:{start + size}]"
-        if len(shape) == 1:
-            code.forward.append(f"{target} = {y}")
+        if len(shape) == 2:
+            target += f".reshape{shape}"
+        ufunc = _UFUNCS.get(op.name)
+        if op.name == "pow_const" and op.param == 2.0:
+            ufunc = "np.multiply({a}, {a}"
+        if ufunc is not None:
+            code.forward.append(f"{y} = {ufunc.format(**names)}, out={target})")
         else:
-            code.forward.append(f"{target} = np.broadcast_to({y}, {shape}).reshape(-1)")
+            code.forward.append(f"{y} = {forward.format(**names, y=y, g='')}")
+            if len(shape) == 1:
+                code.forward.append(f"{target} = {y}")
+            else:
+                code.forward.append(
+                    f"V[{start}:{start + size}] = np.broadcast_to({y}, {shape}).reshape(-1)"
+                )
         back: list[str] = []
         if any(self.needed[i] for i in nodes):
             g = f"gy{g_id}"
@@ -408,7 +485,7 @@ class NumpyBackend:
             g = f"gy{g_id}"
             back.append(f"{g} = GR[{start}:{start + size}]")
             if op.name == "sum":
-                gather.add_grad(f"{g}[:, None]", back)
+                gather.add_grad(f"{g}[:, None]", back, full=False)
             elif op.name == "logsumexp":
                 gather.add_grad(f"np.exp({x} - {y}[:, None]) * {g}[:, None]", back)
             else:

@@ -51,6 +51,7 @@ class _Compiled:
         backend: Any,
         guards: list[tuple[Any, str, Any]],
         samples: list[int | None] | None,
+        count: int,
     ) -> None:
         self.program = program
         self.backend = backend
@@ -59,14 +60,17 @@ class _Compiled:
         self.guards = guards
         self.params = program.params
         slots = program.input_slots
-        if not slots:
-            self.pick: Callable[[list[Any]], list[Any]] = lambda numbers: []
+        if slots == list(range(count)):  # every number used, in order: no gather
+            self.pick: Callable[[list[Any]], list[Any]] = lambda numbers: numbers
+        elif not slots:
+            self.pick = lambda numbers: []
         elif len(slots) == 1:
             only = slots[0]
             self.pick = lambda numbers: [numbers[only]]
         else:
             getter = operator.itemgetter(*slots)
             self.pick = lambda numbers: list(getter(numbers))
+        self.fused_positions: Any = None  # program param -> optimizer index (fused steps)
         self.first_randoms: list[float] | None = None
 
     def holds(self) -> bool:
@@ -82,21 +86,52 @@ class _Compiled:
         return values
 
     def run(self, numbers: list[Any]) -> tuple[float, tuple[float, ...]]:
+        """Forward and backward; the gradients are added into each ``p.grad``."""
         params = self.params
         loss, grads, aux = self.execute(
             list(map(_get_data, params)), self.pick(numbers), self.randoms()
         )
+        if not isinstance(grads, list):
+            grads = grads.tolist()
         for p, g in zip(params, grads):
             p.grad += g
         return loss, aux
 
+    def run_fused(self, numbers: list[Any], fused: Any) -> tuple[float, tuple[float, ...]]:
+        """A whole step: forward, backward and the optimizer's update on its arrays."""
+        import numpy as np
+
+        positions = self.fused_positions
+        if positions is None:
+            positions = self.fused_positions = fused.positions(self.params)
+            self.all_in_optimizer = bool((positions >= 0).all())
+        fused.begin()
+        values = fused.data[positions]
+        if not self.all_in_optimizer:  # captured Values the optimizer does not update
+            outside = np.flatnonzero(positions < 0)
+            values[outside] = [self.params[k].data for k in outside.tolist()]
+        loss, grads, aux = self.execute(values, self.pick(numbers), self.randoms())
+        grads = np.asarray(grads, dtype=float)
+        fused.grad[:] = 0.0
+        if self.all_in_optimizer:
+            fused.grad[positions] = grads
+        else:
+            inside = positions >= 0
+            fused.grad[positions[inside]] = grads[inside]
+            for k in np.flatnonzero(~inside).tolist():
+                self.params[k].grad += float(grads[k])
+        fused.update()
+        return loss, aux
+
     def execute(
-        self, params: list[float], inputs: list[Any], randoms: list[float]
-    ) -> tuple[float, list[float], tuple[float, ...]]:
+        self, params: Any, inputs: list[Any], randoms: list[float]
+    ) -> tuple[float, Any, tuple[float, ...]]:
         """Run the backend; a floating-point event reruns the call on the exact backend."""
         try:
             return self.backend.run(params, inputs, randoms)
         except FloatingPointError:
+            if not isinstance(params, list):
+                params = params.tolist()
             return self.exact().run(params, inputs, randoms)
 
     def exact(self) -> Any:
@@ -124,6 +159,8 @@ class Step:
         fn: Callable[..., Any],
         params: Iterable[Value] | Any = None,
         backend: str = "auto",
+        optimizer: Any = None,
+        sync: bool = True,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"chaingrad.jit: fn must be callable, got {type(fn).__name__}")
@@ -139,6 +176,21 @@ class Step:
         self._cache: dict[Any, list[_Compiled]] = {}
         self._last: _Compiled | None = None
         self._lock = threading.Lock()
+        self.optimizer = optimizer
+        self.sync_every_call = bool(sync)
+        self._fused: Any = None
+        if optimizer is not None:
+            from chaingrad.nn.optim import Optimizer
+
+            if not isinstance(optimizer, Optimizer):
+                raise TypeError(
+                    "chaingrad.jit: optimizer must be a chaingrad.nn.optim optimizer, "
+                    f"got {type(optimizer).__name__}"
+                )
+            if backend != "python" and _numpy_available():
+                from .fused import FusedUpdate
+
+                self._fused = FusedUpdate(optimizer, self.sync_every_call)
         functools.update_wrapper(self, fn, updated=())
 
     # --- calling --------------------------------------------------------------------
@@ -154,7 +206,14 @@ class Step:
             with self._lock:
                 compiled = self._trace(numbers, key)
         self._last = compiled
-        loss, aux = compiled.run(numbers)
+        if self._fused is not None:
+            loss, aux = compiled.run_fused(numbers, self._fused)
+        elif self.optimizer is not None:  # the same step, unfused: exactly eager's sequence
+            self.optimizer.zero_grad()
+            loss, aux = compiled.run(numbers)
+            self.optimizer.step()
+        else:
+            loss, aux = compiled.run(numbers)
         if compiled.program.aux_structure is None:
             return loss
         return loss, _inputs.fill(compiled.program.aux_structure, list(aux))
@@ -162,6 +221,7 @@ class Step:
     # --- tracing --------------------------------------------------------------------
 
     def _trace(self, numbers: list[Any], key: Any) -> _Compiled:
+        self.sync()  # the trace runs eagerly on the Values: they must be current
         is_int = [_is_int(x) for x in numbers]
         leaves = [Value(x) for x in numbers]
         args, kwargs = _inputs.rebuild(key, lambda position, kind: leaves[position])
@@ -183,7 +243,7 @@ class Step:
         program.aux_structure = aux_structure
         samples = _inputs.samples(key)
         backend = self._make_backend(program, samples)
-        compiled = _Compiled(program, backend, _guards(trace), samples)
+        compiled = _Compiled(program, backend, _guards(trace), samples, len(numbers))
         compiled.first_randoms = [
             program.values[i] for _, ids, _ in program.random_blocks for i in ids
         ]
@@ -223,6 +283,15 @@ class Step:
     def programs(self) -> list[Program]:
         """Every traced program, one per input structure (and guard state) seen."""
         return [c.program for entries in self._cache.values() for c in entries]
+
+    def sync(self) -> None:
+        """Write the parameters (and gradients, optimizer state) back into the Values.
+
+        Needed only with ``optimizer=..., sync=False``, before the model is read
+        (evaluated, saved, printed); otherwise the Values are current after every call.
+        """
+        if self._fused is not None and self._fused.stale:
+            self._fused.write_back()
 
     def clear(self) -> None:
         """Forget every trace; the next call traces again (after replacing parameter Values)."""
@@ -324,6 +393,8 @@ def jit(
     *,
     params: Iterable[Value] | Any = None,
     backend: str = "auto",
+    optimizer: Any = None,
+    sync: bool = True,
 ) -> Any:
     """Compile a training step: trace ``fn`` once, then replay it on new inputs.
 
@@ -343,6 +414,12 @@ def jit(
     ``"numpy"`` (nodes grouped into array operations and matrix products) or
     ``"auto"`` (numpy when installed and the program is not tiny).
 
+    ``optimizer`` (an SGD, Adam or AdamW of ``chaingrad.nn.optim``) makes each call
+    a whole training step -- ``zero_grad``, forward, backward, ``optimizer.step()``
+    -- with the update fused into the compiled program's arrays (numpy backend);
+    the Values are written back after every call, unless ``sync=False``, which
+    leaves them stale until ``step.sync()`` (see :mod:`chaingrad.compiled.fused`).
+
     Works as ``jit(fn, params=...)`` and as a decorator ``@jit(params=...)``.
     A Python branch on a Value's number inside ``fn`` raises
     :class:`~chaingrad.compiled.tracing.TracingError` naming the line.
@@ -354,5 +431,5 @@ def jit(
     (0.761594, 0.209987)
     """
     if fn is None:
-        return lambda f: Step(f, params, backend)
-    return Step(fn, params, backend)
+        return lambda f: Step(f, params, backend, optimizer, sync)
+    return Step(fn, params, backend, optimizer, sync)

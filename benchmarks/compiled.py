@@ -1,0 +1,336 @@
+"""Compiled-mode benchmark: one training step, every contender in the same run.
+
+Workloads (the model, the batch, the loss, the update):
+
+* ``moons``  -- micrograd's demo step: MLP 2-16-16-1 on 100 points, hinge loss
+  + 1e-4 L2, SGD (lr 0.05);
+* ``digits`` -- MLP 64-16-10 on minibatches of 32 of sklearn's digits,
+  cross-entropy, SGD (lr 0.1);
+* ``cnn``    -- Conv2d(1, 4, 3) -> ReLU -> MaxPool2d(2) -> Flatten -> Linear(36, 10)
+  on 8x8 digits, batch 32, cross-entropy, SGD (when chaingrad.nn has Conv2d);
+* ``gpt``    -- the tiny GPT on one name (when chaingrad.nn has GPT).
+
+Contenders: micrograd 0.1.0 (moons only: it has no cross-entropy),
+chaingrad eager (build the graph, backward, ``optim.SGD``), chaingrad
+compiled with each backend (``jit`` step + the same ``optim.SGD``: the
+Values are current after every step), and PyTorch batched in float64 on one
+thread (``torch.set_num_threads(1)``), the same network and update.
+
+Every contender starts from the same weights and sees the same batches; the
+script checks that their first losses agree. Steps run in alternating blocks
+(the collector is on, as users have it, and collects between blocks so one
+contender's garbage is not charged to the next), and the median step is
+reported with ratios. One-time costs (trace + compile) are printed too.
+
+    pip install -e '.[bench]' torch==2.13.0
+    python benchmarks/compiled.py                      # all workloads (~3 min, mostly micrograd)
+    python benchmarks/compiled.py --workloads moons --rounds 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib.util
+import random
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import chaingrad
+from chaingrad import jit
+from chaingrad.nn import MLP
+from chaingrad.nn import functional as F
+from chaingrad.nn.optim import SGD
+
+Step = Callable[[], float]
+
+
+# --- workloads: data and the chaingrad model ---------------------------------------------
+
+
+def moons_data() -> tuple[list[list[float]], list[int]]:
+    from chaingrad.nn.data import make_moons
+
+    X, labels = make_moons(100, noise=0.1, seed=1337)
+    return X, [1 if t == 1 else -1 for t in labels]
+
+
+def digits_batches(size: int = 32, count: int = 20) -> list[tuple[list[Any], list[int]]]:
+    from chaingrad.nn.data import load_digits
+
+    X, y = load_digits()
+    X = [[v / 16.0 for v in row] for row in X]
+    rng = random.Random(0)
+    batches = []
+    for _ in range(count):
+        idx = rng.sample(range(len(X)), size)
+        batches.append(([X[i] for i in idx], [y[i] for i in idx]))
+    return batches
+
+
+# --- contenders -----------------------------------------------------------------------------
+
+
+class Contender:
+    def __init__(self, name: str, make: Callable[[], Step]) -> None:
+        self.name = name
+        self.make = make
+        self.times: list[float] = []
+        self.first_loss = float("nan")
+        self.setup_seconds = 0.0
+
+
+def micrograd_moons(X: list[list[float]], y: list[int], weights: dict[str, Any]) -> Step:
+    import micrograd.engine
+    import micrograd.nn
+
+    Value = micrograd.engine.Value
+    model = micrograd.nn.MLP(2, [16, 16, 1])
+    for i, layer in enumerate(model.layers):
+        for j, neuron in enumerate(layer.neurons):
+            for w, data in zip(neuron.w, weights[f"layers.{i}.neurons.{j}.w"]):
+                w.data = data
+            neuron.b.data = weights[f"layers.{i}.neurons.{j}.b"]
+
+    def step() -> float:
+        # The loop of micrograd's demo notebook.
+        inputs = [list(map(Value, xrow)) for xrow in X]
+        scores = list(map(model, inputs))
+        losses = [(1 + -yi * scorei).relu() for yi, scorei in zip(y, scores)]
+        data_loss = sum(losses) * (1.0 / len(losses))
+        reg_loss = 1e-4 * sum(p * p for p in model.parameters())
+        total_loss = data_loss + reg_loss
+        model.zero_grad()
+        total_loss.backward()
+        for p in model.parameters():
+            p.data -= 0.05 * p.grad
+        return total_loss.data
+
+    return step
+
+
+def chaingrad_step(
+    model: Any, loss_fn: Callable[..., Any], batches: list[tuple[Any, ...]], lr: float, backend: str
+) -> Step:
+    """Eager (backend="eager") or compiled steps of ``loss_fn`` over ``batches``, with SGD."""
+    optimizer = SGD(model, lr=lr)
+    batch_iter = iter(_cycle(batches))
+    if backend == "eager":
+
+        def step() -> float:
+            loss = loss_fn(*next(batch_iter))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            return loss.data
+
+        return step
+    compiled = jit(loss_fn, params=model, backend=backend)
+
+    def compiled_step() -> float:
+        optimizer.zero_grad()
+        loss = compiled(*next(batch_iter))
+        optimizer.step()
+        return loss
+
+    return compiled_step
+
+
+def _cycle(items: list[Any]) -> Any:
+    while True:
+        yield from items
+
+
+def torch_step(model: Any, torch_loss: Callable[..., Any], batches: list[Any], lr: float) -> Step:
+    import torch
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    batch_iter = iter(_cycle(batches))
+
+    def step() -> float:
+        inputs, targets = next(batch_iter)
+        loss = torch_loss(model(inputs), targets, model)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    return step
+
+
+# --- the workloads ------------------------------------------------------------------------
+
+
+def moons_contenders(backends: list[str], have_torch: bool) -> list[Contender]:
+    X, y = moons_data()
+    weights = MLP(2, [16, 16, 1], seed=1337).state_dict()
+
+    def model() -> MLP:
+        m = MLP(2, [16, 16, 1], seed=1337)
+        m.load_state_dict(weights)
+        return m
+
+    def loss_fn_for(m: MLP) -> Callable[..., Any]:
+        def loss_fn(X: Any, y: Any) -> Any:
+            return F.hinge_loss([m(x) for x in X], y) + 1e-4 * F.l2_penalty(m)
+
+        return loss_fn
+
+    contenders = []
+    if importlib.util.find_spec("micrograd") is not None:
+        contenders.append(Contender("micrograd", lambda: micrograd_moons(X, y, weights)))
+    for backend in ["eager", *backends]:
+        contenders.append(
+            Contender(
+                "chaingrad " + ("eager" if backend == "eager" else f"jit {backend}"),
+                lambda b=backend: _chaingrad(model, loss_fn_for, [(X, y)], 0.05, b),
+            )
+        )
+    if have_torch:
+
+        def make_torch() -> Step:
+            import torch
+
+            net = _torch_mlp(model())
+            data = [(torch.tensor(X, dtype=torch.float64), torch.tensor(y, dtype=torch.float64))]
+
+            def loss(scores: Any, targets: Any, net: Any) -> Any:
+                hinge = torch.relu(1 - targets * scores[:, 0]).mean()
+                return hinge + 1e-4 * sum((p * p).sum() for p in net.parameters())
+
+            return torch_step(net, loss, data, 0.05)
+
+        contenders.append(Contender("torch float64 (1 thread)", make_torch))
+    return contenders
+
+
+def _chaingrad(
+    model: Callable[[], Any], loss_for: Callable[[Any], Any], batches: Any, lr: float, backend: str
+) -> Step:
+    m = model()
+    return chaingrad_step(m, loss_for(m), batches, lr, backend)
+
+
+def _torch_mlp(model: MLP) -> Any:
+    return model.to_torch()
+
+
+def digits_contenders(backends: list[str], have_torch: bool) -> list[Contender]:
+    batches = digits_batches()
+    weights = MLP(64, [16, 10], seed=0).state_dict()
+
+    def model() -> MLP:
+        m = MLP(64, [16, 10], seed=0)
+        m.load_state_dict(weights)
+        return m
+
+    def loss_fn_for(m: MLP) -> Callable[..., Any]:
+        def loss_fn(X: Any, y: Any) -> Any:
+            return F.cross_entropy([m(x) for x in X], y)
+
+        return loss_fn
+
+    contenders = [
+        Contender(
+            "chaingrad " + ("eager" if backend == "eager" else f"jit {backend}"),
+            lambda b=backend: _chaingrad(model, loss_fn_for, batches, 0.1, b),
+        )
+        for backend in ["eager", *backends]
+    ]
+    if have_torch:
+
+        def make_torch() -> Step:
+            import torch
+
+            net = _torch_mlp(model())
+            data = [
+                (torch.tensor(X, dtype=torch.float64), torch.tensor(y, dtype=torch.long))
+                for X, y in batches
+            ]
+
+            def loss(logits: Any, targets: Any, net: Any) -> Any:
+                return torch.nn.functional.cross_entropy(logits, targets)
+
+            return torch_step(net, loss, data, 0.1)
+
+        contenders.append(Contender("torch float64 (1 thread)", make_torch))
+    return contenders
+
+
+WORKLOADS: dict[str, Callable[[list[str], bool], list[Contender]]] = {
+    "moons": moons_contenders,
+    "digits": digits_contenders,
+}
+
+
+# --- running ---------------------------------------------------------------------------------
+
+
+def run(contenders: list[Contender], rounds: int, block: int) -> None:
+    steps = []
+    for c in contenders:
+        started = time.perf_counter()
+        step = c.make()
+        c.first_loss = step()  # compiled contenders trace and compile here
+        c.setup_seconds = time.perf_counter() - started
+        steps.append(step)
+    for r in range(rounds):
+        for c, step in zip(contenders, steps):
+            n = 1 if c.name == "micrograd" else block
+            if c.name == "micrograd" and r >= max(2, rounds // 5):
+                continue  # a few of its steps are plenty: each takes about a second
+            gc.collect()
+            for _ in range(n):
+                started = time.perf_counter()
+                step()
+                c.times.append(time.perf_counter() - started)
+
+
+def report(name: str, contenders: list[Contender]) -> None:
+    print(f"\n{name}")
+    first = [c.first_loss for c in contenders]
+    spread = max(first) - min(first)
+    print(f"  first-step losses agree to {spread:.1e} ({min(first):.6f})")
+    base = {c.name: statistics.median(c.times) for c in contenders}
+    micro = base.get("micrograd")
+    torch_time = next((t for n, t in base.items() if n.startswith("torch")), None)
+    print(f"  {'contender':<26}{'ms/step':>10}{'vs micrograd':>14}{'vs torch':>10}{'setup s':>9}")
+    for c in contenders:
+        t = base[c.name]
+        vs_micro = f"{micro / t:,.0f}x" if micro else "-"
+        vs_torch = f"{torch_time / t:.2f}x" if torch_time else "-"
+        setup = f"{c.setup_seconds:.2f}" if "jit" in c.name else ""
+        print(f"  {c.name:<26}{t * 1e3:>10.3f}{vs_micro:>14}{vs_torch:>10}{setup:>9}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workloads", nargs="*", default=list(WORKLOADS))
+    parser.add_argument("--rounds", type=int, default=15, help="alternating blocks (default 15)")
+    parser.add_argument("--block", type=int, default=5, help="steps per block (default 5)")
+    args = parser.parse_args()
+    have_torch = importlib.util.find_spec("torch") is not None
+    if have_torch:
+        import torch
+
+        torch.set_num_threads(1)
+    backends = ["python"]
+    if importlib.util.find_spec("numpy") is not None:
+        backends.append("numpy")
+    import platform
+
+    print(
+        f"chaingrad {chaingrad.__version__}, Python {platform.python_version()}, "
+        f"torch {torch.__version__ if have_torch else '-'}; medians of {args.rounds} blocks "
+        f"of {args.block} steps (micrograd: a few single steps)"
+    )
+    for name in args.workloads:
+        contenders = WORKLOADS[name](backends, have_torch)
+        run(contenders, args.rounds, args.block)
+        report(name, contenders)
+
+
+if __name__ == "__main__":
+    main()
