@@ -6,11 +6,16 @@ lists and tuples (and numpy arrays, read with ``tolist()``) give the
 structure. The structure -- nesting, lengths, and whether each number is an
 int or a float -- is the cache key: one trace per structure.
 
+Key forms: ``"f"``/``"i"`` one number; ``("F", n)``/``("I", n)`` a list of n
+floats/ints; ``("R", n, key)`` a list of n items with the same key (a batch);
+``("L", keys)`` a list of differing items. A tuple is keyed like a list with
+``"T"`` prefixed to the tag (``"TF"``, ``"TR"``, ...).
+
 >>> numbers, key = flatten(([[0.5, -1.0], [2.0, 0.0]], [1, 0]), {})
 >>> numbers
 [0.5, -1.0, 2.0, 0.0, 1, 0]
 >>> key
-(((('F', 2), ('F', 2)), ('I', 2)), ())
+((('R', 2, ('F', 2)), ('I', 2)), ())
 """
 
 from __future__ import annotations
@@ -24,6 +29,13 @@ from chaingrad.engine import Value
 MAX_DEPTH = 32  # nesting levels; deeper input is refused rather than recursed into
 
 Key = Any
+_FLOATS = {float}
+_INTS = {int}
+_ROWS = {"F": ("f", False), "I": ("i", False), "TF": ("f", True), "TI": ("i", True)}
+
+
+class _BadInput(Exception):
+    """Raised inside the fast walk; the slow walk then finds the culprit for the message."""
 
 
 def _describe(obj: Any) -> str:
@@ -62,32 +74,50 @@ def _leaf_kind(obj: Any) -> str | None:
     return None
 
 
-def _flatten_one(obj: Any, out: list[Any], where: str, depth: int) -> Key:
+def _flatten_one(obj: Any, out: list[Any], depth: int) -> Key:
     kind = type(obj)
     if kind is list or kind is tuple:
-        types = set(map(type, obj))
         # The common cases, a row of floats or of ints, in one C-level pass.
-        if types == {float}:
+        types = set(map(type, obj))
+        prefix = "" if kind is list else "T"
+        if types == _FLOATS:
             out.extend(obj)
-            return ("F", len(obj)) if kind is list else ("TF", len(obj))
-        if types == {int}:
+            return (prefix + "F", len(obj))
+        if types == _INTS:
             out.extend(obj)
-            return ("I", len(obj)) if kind is list else ("TI", len(obj))
+            return (prefix + "I", len(obj))
         if depth >= MAX_DEPTH:
-            raise ValueError(f"chaingrad.jit: argument {where} is nested deeper than {MAX_DEPTH}")
-        parts = tuple(
-            _flatten_one(item, out, f"{where}[{i}]", depth + 1) for i, item in enumerate(obj)
-        )
-        return parts if kind is list else ("T", parts)
+            raise _BadInput
+        parts = [_flatten_one(item, out, depth + 1) for item in obj]
+        if parts and parts.count(parts[0]) == len(parts):
+            return (prefix + "R", len(parts), parts[0])  # a batch of alike items
+        return (prefix + "L", tuple(parts))
     leaf = _leaf_kind(obj)
     if leaf is not None:
         out.append(obj)
         return leaf
     if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):  # a numpy array or scalar
-        return _flatten_one(obj.tolist(), out, where, depth)
+        return _flatten_one(obj.tolist(), out, depth)
     if isinstance(obj, (list, tuple)):  # subclasses of list/tuple
-        return _flatten_one(list(obj), out, where, depth)
-    raise _bad(obj, where)
+        return _flatten_one(list(obj), out, depth)
+    raise _BadInput
+
+
+def _find_bad(obj: Any, where: str, depth: int = 0) -> Exception:
+    """The error for the first thing in ``obj`` that is not a number (slow, only on error)."""
+    if depth >= MAX_DEPTH:
+        return ValueError(f"chaingrad.jit: argument {where} is nested deeper than {MAX_DEPTH}")
+    if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes, list, tuple)):
+        obj = obj.tolist()
+    if isinstance(obj, (list, tuple)):
+        for i, item in enumerate(obj):
+            error = _find_bad(item, f"{where}[{i}]", depth + 1)
+            if error is not None:
+                return error
+        return None  # type: ignore[return-value]
+    if _leaf_kind(obj) is None:
+        return _bad(obj, where)
+    return None  # type: ignore[return-value]
 
 
 def flatten(
@@ -99,22 +129,52 @@ def flatten(
     ``arg_names`` only make error messages name the argument.
     """
     out: list[Any] = []
-    keys = tuple(
-        _flatten_one(arg, out, arg_names[i] if i < len(arg_names) else f"#{i}", 0)
-        for i, arg in enumerate(args)
-    )
-    named = tuple((name, _flatten_one(kwargs[name], out, name, 0)) for name in sorted(kwargs))
+    try:
+        keys = tuple([_flatten_one(arg, out, 0) for arg in args])
+        named = tuple([(name, _flatten_one(kwargs[name], out, 0)) for name in sorted(kwargs)])
+    except _BadInput:
+        pairs = [(arg_names[i] if i < len(arg_names) else f"#{i}", a) for i, a in enumerate(args)]
+        for where, obj in pairs + sorted(kwargs.items()):
+            error = _find_bad(obj, where)
+            if error is not None:
+                raise error from None
+        raise AssertionError("unreachable") from None
     return out, (keys, named)
 
 
-def _rows(key: Key) -> tuple[str, int] | None:
-    if type(key) is tuple and len(key) == 2 and key[0] in ("F", "I", "TF", "TI"):
-        return key[0], key[1]
-    return None
+# --- reading keys ----------------------------------------------------------------------
+
+
+def _tag(key: Key) -> str:
+    return key if isinstance(key, str) else key[0].removeprefix("T")
 
 
 def _is_tuple(key: Key) -> bool:
-    return type(key) is tuple and len(key) == 2 and key[0] == "T"
+    return not isinstance(key, str) and key[0].startswith("T")
+
+
+def _items(key: Key) -> list[Key] | None:
+    """The item keys of a list/tuple key (None for a single number)."""
+    tag = _tag(key)
+    if tag in ("f", "i"):
+        return None
+    if tag in ("F", "I"):
+        return [tag.lower()] * key[1]
+    if tag == "R":
+        return [key[2]] * key[1]
+    return list(key[1])
+
+
+def _count(key: Key) -> int:
+    """How many numbers a key holds."""
+    tag = _tag(key)
+    if tag in ("f", "i"):
+        return 1
+    if tag in ("F", "I"):
+        return key[1]
+    if tag == "R":
+        return key[1] * _count(key[2])  # nesting depth of the user's lists
+    return sum(_count(item) for item in key[1])
 
 
 def rebuild(key: Key, make: Callable[[int, str], Any]) -> tuple[list[Any], dict[str, Any]]:
@@ -126,19 +186,12 @@ def rebuild(key: Key, make: Callable[[int, str], Any]) -> tuple[list[Any], dict[
 
     def build(part: Key) -> Any:
         nonlocal position
-        if part == "f" or part == "i":
+        items = _items(part)
+        if items is None:
             position += 1
             return make(position - 1, part)
-        rows = _rows(part)
-        if rows is not None:
-            tag, n = rows
-            kind = "i" if tag.endswith("I") else "f"
-            items = [make(position + j, kind) for j in range(n)]
-            position += n
-            return tuple(items) if tag.startswith("T") else items
-        if _is_tuple(part):
-            return tuple(build(item) for item in part[1])
-        return [build(item) for item in part]
+        built = [build(item) for item in items]
+        return tuple(built) if _is_tuple(part) else built
 
     positional, named = key
     args = [build(part) for part in positional]
@@ -148,7 +201,8 @@ def rebuild(key: Key, make: Callable[[int, str], Any]) -> tuple[list[Any], dict[
 def _named_parts(key: Key, arg_names: list[str]) -> list[tuple[str, Key]]:
     positional, named = key
     pairs = [
-        (arg_names[i] if i < len(arg_names) else f"arg{i}", p) for i, p in enumerate(positional)
+        (arg_names[i] if i < len(arg_names) else f"arg{i}", part)
+        for i, part in enumerate(positional)
     ]
     return pairs + list(named)
 
@@ -158,14 +212,11 @@ def leaf_names(key: Key, arg_names: list[str]) -> list[str]:
     names: list[str] = []
 
     def walk(part: Key, prefix: str) -> None:
-        if part == "f" or part == "i":
+        items = _items(part)
+        if items is None:
             names.append(prefix)
             return
-        rows = _rows(part)
-        if rows is not None:
-            names.extend(f"{prefix}[{j}]" for j in range(rows[1]))
-            return
-        for i, item in enumerate(part[1] if _is_tuple(part) else part):
+        for i, item in enumerate(items):
             walk(item, f"{prefix}[{i}]")
 
     for name, part in _named_parts(key, arg_names):
@@ -183,46 +234,14 @@ def describe(key: Key, arg_names: list[str]) -> str:
 
 
 def _shape(part: Key) -> str:
-    if part == "f":
-        return "float"
-    if part == "i":
-        return "int"
-    rows = _rows(part)
-    if rows is not None:
-        return f"{'int' if rows[0].endswith('I') else 'float'}[{rows[1]}]"
-    items = part[1] if _is_tuple(part) else part
+    items = _items(part)
+    if items is None:
+        return "int" if part == "i" else "float"
     shapes = {_shape(item) for item in items}
     if len(shapes) == 1:
         head, bracket, rest = shapes.pop().partition("[")
         return f"{head}[{len(items)}]{bracket}{rest}"
     return f"mixed[{len(items)}]"
-
-
-def _count(part: Key) -> int:
-    """How many numbers a part of a key holds."""
-    total = 0
-    stack = [part]
-    while stack:
-        item = stack.pop()
-        if item == "f" or item == "i":
-            total += 1
-            continue
-        rows = _rows(item)
-        if rows is not None:
-            total += rows[1]
-            continue
-        stack.extend(item[1] if _is_tuple(item) else item)
-    return total
-
-
-def _items(part: Key) -> list[Key] | None:
-    """The first-level items of a list/tuple part (None for a single number)."""
-    if part == "f" or part == "i":
-        return None
-    rows = _rows(part)
-    if rows is not None:
-        return ["f"] * rows[1]
-    return list(part[1] if _is_tuple(part) else part)
 
 
 def samples(key: Key) -> list[int | None] | None:
