@@ -78,16 +78,33 @@ def _as_scalar(output: Any, who: str) -> Value:
     raise ValueError(f"{who}: the model must output one Value per sample, got {output!r}"[:200])
 
 
-def data_loss(outputs: list[Any], targets: Sequence[Any], loss: str | Callable) -> Value:
-    """The batch loss of model ``outputs`` (one per sample) for a loss name or function."""
+def binary_targets(targets: Sequence[Any], loss: str | Callable) -> list[Any]:
+    """Targets as the loss reads them: -1/+1 for hinge, 0/1 for bce; others unchanged."""
+    if loss == "hinge":
+        return [_binary_target(t, -1.0) for t in targets]
+    if loss == "bce":
+        return [_binary_target(t, 0.0) for t in targets]
+    return list(targets)
+
+
+def data_loss(
+    outputs: list[Any], targets: Sequence[Any], loss: str | Callable, *, converted: bool = False
+) -> Value:
+    """The batch loss of model ``outputs`` (one per sample) for a loss name or function.
+
+    ``converted=True``: the targets went through :func:`binary_targets` already
+    (a compiled step does that outside the traced code, where labels are numbers).
+    """
     if callable(loss):
         return loss(outputs, targets)
+    if loss in ("hinge", "bce") and not converted:
+        targets = binary_targets(targets, loss)
     if loss == "hinge":
         scores = [_as_scalar(o, "hinge loss") for o in outputs]
-        return F.hinge_loss(scores, [_binary_target(t, -1.0) for t in targets])
+        return F.hinge_loss(scores, targets)
     if loss == "bce":
         logits = [_as_scalar(o, "bce loss") for o in outputs]
-        return F.binary_cross_entropy_with_logits(logits, [_binary_target(t, 0.0) for t in targets])
+        return F.binary_cross_entropy_with_logits(logits, targets)
     if loss == "cross_entropy":
         return F.cross_entropy(outputs, list(targets))
     if loss == "mse":
@@ -103,12 +120,18 @@ def data_loss(outputs: list[Any], targets: Sequence[Any], loss: str | Callable) 
     raise ValueError(f"unknown loss {loss!r}; choose one of {LOSSES} or pass a function")
 
 
+def _number(x: Any) -> float:
+    return x.data if isinstance(x, Value) else x
+
+
 def predictions(outputs: list[Any], loss: str | Callable) -> list[Any] | None:
-    """Predicted labels from model outputs: sign for hinge/bce, argmax for cross-entropy."""
+    """Predicted labels from model outputs (Values or numbers): sign for hinge/bce, argmax
+    for cross-entropy."""
     if loss in ("hinge", "bce"):
-        return [1 if _as_scalar(o, "accuracy").data > 0 else 0 for o in outputs]
+        scores = [o if isinstance(o, float) else _as_scalar(o, "accuracy") for o in outputs]
+        return [1 if _number(s) > 0 else 0 for s in scores]
     if loss == "cross_entropy":
-        return [max(range(len(o)), key=lambda i, o=o: o[i].data) for o in outputs]
+        return [max(range(len(o)), key=lambda i, o=o: _number(o[i])) for o in outputs]
     return None  # regression or a custom loss: no notion of a label
 
 
@@ -179,6 +202,40 @@ def _progress_bar(total: int, progress: bool | None, desc: str) -> Any:
     return tqdm(total=total, desc=desc, leave=True)
 
 
+def _compiled_step(
+    model: Module,
+    loss: str | Callable,
+    optimizer: Optimizer,
+    params: list[Value],
+    l2: float,
+    l1: float,
+) -> Callable[..., Any]:
+    """fit's step as a chaingrad.jit step returning (loss, outputs); it also updates."""
+    from chaingrad.compiled import jit
+    from chaingrad.compiled.step import fusable
+
+    def step(Xb: Any, yb: Any) -> Any:
+        outputs = [model(x) for x in Xb]
+        total = data_loss(outputs, yb, loss, converted=True)
+        if l2:
+            total = total + l2 * F.l2_penalty(params)
+        if l1:
+            total = total + l1 * F.l1_penalty(params)
+        return total, outputs
+
+    if fusable(optimizer):
+        return jit(step, params=model, optimizer=optimizer)
+    compiled = jit(step, params=model)
+
+    def unfused(Xb: Any, yb: Any) -> Any:
+        optimizer.zero_grad()
+        result = compiled(Xb, yb)
+        optimizer.step()
+        return result
+
+    return unfused
+
+
 def fit(
     model: Module,
     X: Sequence[Any],
@@ -196,6 +253,7 @@ def fit(
     seed: Seed = None,
     progress: bool | None = None,
     callback: Callable[[int, History], Any] | None = None,
+    compiled: bool = False,
 ) -> History:
     """Train ``model`` on ``(X, y)`` and return a :class:`History`.
 
@@ -206,6 +264,11 @@ def fit(
     the optimizer or a function ``k -> lr`` for step ``k``. ``validation=(X, y)``
     is evaluated after every epoch. ``seed`` drives the minibatch shuffling.
     ``callback(step, history)`` runs after every step.
+
+    ``compiled=True`` runs each step through ``chaingrad.jit``: traced once per
+    batch shape, then replayed (with SGD, Adam or AdamW the update is fused
+    into the compiled step too). The model's Values are current after every
+    step, and the history is the same as without it, only sooner.
     """
     if not isinstance(model, Module):
         raise TypeError(f"fit: model must be a chaingrad.nn.Module, got {type(model).__name__}")
@@ -229,6 +292,7 @@ def fit(
     total = steps if steps is not None else n_batches * (epochs or 1)
     n_epochs = math.ceil(total / n_batches)
 
+    compiled_step = _compiled_step(model, loss, optimizer, params, l2, l1) if compiled else None
     history = History()
     bar = _progress_bar(total, progress, "training")
     model.train()
@@ -240,18 +304,24 @@ def fit(
                     break
                 if schedule is not None and not isinstance(schedule, LRSchedule):
                     optimizer.lr = float(schedule(step))
-                outputs = [model(x) for x in Xb]
-                total_loss = data_loss(outputs, yb, loss)
-                if l2:
-                    total_loss = total_loss + l2 * F.l2_penalty(params)
-                if l1:
-                    total_loss = total_loss + l1 * F.l1_penalty(params)
-                history.loss.append(total_loss.data)
-                history.accuracy.append(accuracy(outputs, yb, loss))
                 history.lr.append(optimizer.lr)
-                optimizer.zero_grad()
-                total_loss.backward()
-                optimizer.step()
+                if compiled_step is not None:
+                    # zero_grad, forward, backward and the update, in one compiled call.
+                    value, outputs = compiled_step(Xb, binary_targets(yb, loss))
+                    history.loss.append(value)
+                    history.accuracy.append(accuracy(outputs, yb, loss))
+                else:
+                    outputs = [model(x) for x in Xb]
+                    total_loss = data_loss(outputs, yb, loss)
+                    if l2:
+                        total_loss = total_loss + l2 * F.l2_penalty(params)
+                    if l1:
+                        total_loss = total_loss + l1 * F.l1_penalty(params)
+                    history.loss.append(total_loss.data)
+                    history.accuracy.append(accuracy(outputs, yb, loss))
+                    optimizer.zero_grad()
+                    total_loss.backward()
+                    optimizer.step()
                 if isinstance(schedule, LRSchedule):
                     schedule.step()
                 step += 1
