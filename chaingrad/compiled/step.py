@@ -304,6 +304,15 @@ class Step:
         return f"<chaingrad.jit {name}: {len(self.programs)} traced, backend={self.backend!r}>"
 
 
+def fusable(optimizer: Any) -> bool:
+    """Can ``jit(..., optimizer=optimizer)`` fuse its update (numpy installed, a known kind)?"""
+    if not _numpy_available():
+        return False
+    from chaingrad.nn.optim import SGD, Adam, AdamW
+
+    return type(optimizer) in (SGD, Adam, AdamW)
+
+
 def _check_replay(compiled: _Compiled, numbers: list[Any], traced: float) -> None:
     """The compiled program must give the traced loss on the traced numbers (a self-test)."""
     program = compiled.program
