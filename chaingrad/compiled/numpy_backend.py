@@ -112,14 +112,6 @@ def _elementwise_rule(op: Op) -> tuple[str, tuple[str, ...]] | None:
     return None
 
 
-def _levels(program: Program) -> list[int]:
-    level = [0] * len(program)
-    parents = program.parents
-    for i in range(program.first_op, len(program)):
-        level[i] = 1 + max((level[p] for p in parents[i]), default=0)
-    return level
-
-
 def _is_range(idx: np.ndarray) -> bool:
     return idx.size > 0 and bool(np.all(np.diff(idx.reshape(-1)) == 1))
 
@@ -251,7 +243,7 @@ class NumpyBackend:
         self.needed = needs_grad(program)
         self.code = _Code()
         self.slot = list(range(len(program)))  # node -> slot in V; ops assigned below
-        self.groups = self._group()
+        self.groups = program.groups()
         self._lay_out_params()
         self.source = self._generate()
         namespace: dict[str, Any] = {
@@ -271,20 +263,6 @@ class NumpyBackend:
             return self._run(params, inputs, randoms)
 
     # --- grouping ---------------------------------------------------------------------
-
-    def _group(self) -> list[tuple[Op, list[int]]]:
-        program = self.program
-        level = _levels(program)
-        groups: dict[tuple[int, int, int], list[int]] = {}
-        ops: dict[int, Op] = {}
-        for i in range(program.first_op, len(program)):
-            op = program.ops[i]
-            assert op is not None
-            key = (level[i], id(op), len(program.parents[i]))
-            groups.setdefault(key, []).append(i)
-            ops[id(op)] = op
-        ordered = sorted(groups.items(), key=lambda item: (item[0][0], item[1][0]))
-        return [(ops[key[1]], nodes) for key, nodes in ordered]
 
     def _lay_out_params(self) -> None:
         """Put parameters in V in the order the groups read them (a weight matrix row by

@@ -99,6 +99,43 @@ class Program:
     def num_edges(self) -> int:
         return sum(map(len, self.parents))
 
+    def levels(self) -> list[int]:
+        """Each node's depth: 0 for leaves, else one more than its deepest parent."""
+        level = [0] * len(self.ops)
+        parents = self.parents
+        for i in range(self.first_op, len(self.ops)):
+            level[i] = 1 + max((level[p] for p in parents[i]), default=0)
+        return level
+
+    def groups(self) -> list[tuple[Op, list[int]]]:
+        """Op nodes that could run as one array operation: same level, op and arity.
+
+        Nodes at one level never depend on each other, so each group is one
+        vectorised call (the numpy backend runs them in this order).
+        """
+        level = self.levels()
+        groups: dict[tuple[int, int, int], list[int]] = {}
+        ops: dict[int, Op] = {}
+        for i in range(self.first_op, len(self.ops)):
+            op = self.ops[i]
+            assert op is not None
+            key = (level[i], id(op), len(self.parents[i]))
+            groups.setdefault(key, []).append(i)
+            ops[id(op)] = op
+        ordered = sorted(groups.items(), key=lambda item: (item[0][0], item[1][0]))
+        return [(ops[key[1]], nodes) for key, nodes in ordered]
+
+    def dot_grid(self, nodes: Sequence[int]) -> tuple[int, int, int]:
+        """(distinct weight rows, distinct input rows, n) of a group of dot nodes.
+
+        When every input row meets every weight row the group is the matrix
+        product ``X @ W.T`` of an (inputs x n) and a (weights x n) matrix.
+        """
+        n = len(self.parents[nodes[0]]) // 2
+        weights = {self.parents[i][:n] for i in nodes}
+        inputs = {self.parents[i][n:] for i in nodes}
+        return len(weights), len(inputs), n
+
     def op_counts(self) -> Counter[str]:
         """How many nodes of each op name: ``Counter({'dot': 1600, 'add': 1617, ...})``."""
         return Counter(op.name for op in self.ops if op is not None)
