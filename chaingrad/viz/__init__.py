@@ -15,6 +15,7 @@ are imported when something is drawn.
 """
 
 from .graph import DEFAULT_MAX_NODES, GraphDrawing, draw_dot, format_number
+from .program import draw_program
 from .render import GraphvizNotFoundError, dot_available, render, repr_mimebundle
 from .steps import BackpropStep, StepThrough, backprop_steps, step_through
 
@@ -27,6 +28,7 @@ __all__ = [
     "backprop_steps",
     "dot_available",
     "draw_dot",
+    "draw_program",
     "format_number",
     "render",
     "repr_mimebundle",
