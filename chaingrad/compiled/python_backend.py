@@ -19,7 +19,7 @@ sample and run in a loop, so the code stays small however large the batch
 >>> step(2.0), w.grad
 (6.0, 2.0)
 >>> print(step.source.splitlines()[-1].strip())
-return v3, [gp0], ()
+return v1, [gp0], ()
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class _Naming:
             return name
         kind = self.program.kinds[i]
         if kind == OP:
-            return f"v{i}"
+            return f"v{i - self.program.first_op}"  # as in the program's listing
         if kind == PARAM:
             return f"p{i}"
         if kind == CONST:
@@ -78,7 +78,13 @@ class _Naming:
         name = self.grads.get(i)
         if name is not None:
             return name
-        return f"gp{i}" if self.program.kinds[i] == PARAM else f"g{i}"
+        if self.program.kinds[i] == PARAM:
+            return f"gp{i}"
+        return f"g{i - self.program.first_op}"
+
+    def local(self, i: int) -> str:
+        """The local derivatives an op's own forward returned (ops not written inline)."""
+        return f"L{i - self.program.first_op}"
 
 
 def _forward_line(program: Program, names: _Naming, i: int, ns: dict[str, Any]) -> str:
@@ -108,7 +114,7 @@ def _forward_line(program: Program, names: _Naming, i: int, ns: dict[str, Any]) 
         return f"{out} = {args[0]} ** {float(op.param)!r}"  # type: ignore[arg-type]
     fn = f"{name}_{id(op):x}"
     ns[fn] = op.forward
-    return f"{out}, L{i} = {fn}({', '.join(args)})"
+    return f"{out}, {names.local(i)} = {fn}({', '.join(args)})"
 
 
 def _grad_terms(program: Program, names: _Naming, i: int, g: str) -> list[str]:
@@ -138,7 +144,7 @@ def _grad_terms(program: Program, names: _Naming, i: int, g: str) -> list[str]:
         k = float(op.param)  # type: ignore[arg-type]
         slope = "1.0" if k == 1.0 else f"{k!r} * {args[0]} ** {k - 1.0!r}"
         return [f"{slope} * {g}"]
-    return [f"L{i}[{k}] * {g}" for k in range(len(args))]
+    return [f"{names.local(i)}[{k}] * {g}" for k in range(len(args))]
 
 
 def needs_grad(program: Program) -> list[bool]:
@@ -420,7 +426,7 @@ class _Template:
         body_assigned |= {node for node in export_nodes if needed[node]}
         _emit_backward(program, inner, body, needed, body_assigned, back)
         backward_text = "\n".join(back.lines[1:])
-        local = {inner.value(i) for i in body} | {f"L{i}" for i in body}
+        local = {inner.value(i) for i in body} | {inner.local(i) for i in body}
         local |= {f"s{j}" for j in range(len(slots))}
         saved = [name for name in _names_in(backward_text) if name in local]
 
@@ -446,7 +452,7 @@ class _Template:
             out(f"gp{k} = 0.0")
         for i in pre:
             if needed[i]:
-                out(f"g{i} = 0.0")
+                out(f"{outer.grad(i)} = 0.0")
         assigned = set(range(program.num_params)) | {i for i in pre if needed[i]}
         for k, nodes in enumerate(self.samples):
             for e, j in enumerate(exports):
@@ -466,7 +472,7 @@ class _Template:
             for k, nodes in enumerate(self.samples)
         )
         saved_names = "".join(name + ", " for name in saved)
-        export_grads = "".join(f"g{n}, " for n in export_nodes)
+        export_grads = "".join(f"{inner.grad(n)}, " for n in export_nodes)
         out(f"for ({saved_names}), ({export_grads}) in zip(SAVED, [{grad_rows}]):")
         if backward_text.strip():
             out.lines.append(backward_text)

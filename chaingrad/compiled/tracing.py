@@ -34,6 +34,7 @@ import contextvars
 import linecache
 import os
 import sys
+import textwrap
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -140,8 +141,21 @@ def _describe_frame(frame: Any) -> str:
     filename = frame.f_code.co_filename
     line = frame.f_lineno
     source = linecache.getline(filename, line).strip()
-    where = f"{_short_path(filename)}:{line}"
+    where = _notebook_cell(filename, line) or f"{_short_path(filename)}:{line}"
     return f"{where}\n    {source}" if source else where
+
+
+def _notebook_cell(filename: str, line: int) -> str | None:
+    """``Cell In[12], line 3`` for code typed in Jupyter, as IPython's tracebacks say it."""
+    ipython = sys.modules.get("IPython")
+    if ipython is None or "ipykernel" not in filename:
+        return None
+    try:
+        shell = ipython.get_ipython()
+        kind, name = shell.compile.format_code_name(filename)
+    except Exception:  # another IPython, or no shell: the file name will do
+        return None
+    return f"{kind} {name}, line {line}"
 
 
 def _short_path(filename: str) -> str:
@@ -179,7 +193,7 @@ def _refuse(what: str, depth: int, advice: str = _ADVICE) -> TracingError:
     user = _user_frame(frame)
     if user is not None and user is not frame:
         message += f"\n  reached from {_describe_frame(user)}"
-    return TracingError(f"{message}\n{advice}")
+    return TracingError(f"{message}\n{textwrap.fill(advice, 88)}")
 
 
 # --- the guarded slots and methods ------------------------------------------------

@@ -8,7 +8,7 @@ Two views of the same :class:`~chaingrad.compiled.program.Program`:
 * ``view="groups"`` -- what the numpy backend executes: ops at the same
   depth running the same operation collapse into one box (``relu x 1,600``),
   dot groups that form a grid are labelled as the matrix product they become
-  (``X[100x16] @ W[16x16]T``), and the leaves collapse to one box per
+  (``X[100x16] @ W[16x16].T``), and the leaves collapse to one box per
   argument, one for the parameters, one for the constants. Any program, however
   large, draws as a few dozen boxes.
 
@@ -86,7 +86,7 @@ def _group_label(program: Any, op: Any, nodes: list[int]) -> str:
     if op.name == "dot":
         weights, inputs, n = program.dot_grid(nodes)
         if weights * inputs == len(nodes) and len(nodes) > 1:
-            product = f"X[{inputs}{TIMES}{n}] @ W[{weights}{TIMES}{n}]<sup>T</sup>"
+            product = f"X[{inputs}{TIMES}{n}] @ W[{weights}{TIMES}{n}].T"
             text += f"<br/>matrix product {product}"
         else:
             text += f"<br/>{n} terms each"

@@ -38,7 +38,7 @@ def test_groups_view_names_the_matrix_products_and_the_arguments():
     step = _mlp()
     text = program_dot(step)  # auto: too many ops for one box each
     assert "ops in" in text and "groups)" in text
-    assert f"matrix product X[30{TIMES}2] @ W[4{TIMES}2]<sup>T</sup>" in text
+    assert f"matrix product X[30{TIMES}2] @ W[4{TIMES}2].T" in text
     assert f"<b>relu</b> {TIMES} 120" in text
     assert "<b>X</b> float[30][2]" in text and "<b>y</b> int[30]" in text
     assert len([line for line in text.splitlines() if "label=<" in line]) < 20
