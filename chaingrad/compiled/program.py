@@ -72,6 +72,7 @@ class Program:
         self.aux: list[int] = []
         self.signature = ""
         self.aux_structure: Any = None  # nesting of the extra outputs (None: loss only)
+        self._first_op = 0  # set by build(): the leaves come first
 
     # --- sizes ------------------------------------------------------------------------
 
@@ -89,11 +90,11 @@ class Program:
     @property
     def first_op(self) -> int:
         """Index of the first op node (every node before it is a leaf)."""
-        return len(self.ops) - self.num_ops
+        return self._first_op
 
     @property
     def num_ops(self) -> int:
-        return sum(1 for op in self.ops if op is not None)
+        return len(self.ops) - self._first_op
 
     @property
     def num_edges(self) -> int:
@@ -352,6 +353,7 @@ def build(
         program.random_blocks.append((draw, ids, label))
     for node in consts:
         add_leaf(node, CONST, "")
+    program._first_op = len(program.ops)
     for node in op_nodes:
         index[node] = len(program.ops)
         program.ops.append(node._rule)
