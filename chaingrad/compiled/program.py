@@ -164,8 +164,13 @@ class Program:
 
     def line(self, i: int, width: int = 100) -> str:
         """The listing line of op node ``i``: ``v7 = dot(w[0..15], v0..v15)``."""
-        args = _compress([self.ref(p) for p in self.parents[i]])
-        text = f"{self.ref(i)} = {self.op_label(i)}({', '.join(args)})"
+        refs = [self.ref(p) for p in self.parents[i]]
+        if self.ops[i] is not None and self.ops[i].name == "dot":  # weights, then inputs
+            half = len(refs) // 2
+            shown = f"[{', '.join(_compress(refs[:half]))}], [{', '.join(_compress(refs[half:]))}]"
+        else:
+            shown = ", ".join(_compress(refs))
+        text = f"{self.ref(i)} = {self.op_label(i)}({shown})"
         if len(text) > width:
             cut = text[: width - 30].rsplit(", ", 1)[0]
             text = f"{cut}, ... ({len(self.parents[i])} inputs))"
@@ -236,7 +241,7 @@ def _compress(refs: Sequence[str]) -> list[str]:
                 if nxt is None or nxt[0] != base or nxt[1] != first + (j + 1 - i):
                     break
                 j += 1
-        if j - i >= 2 and start is not None:
+        if j > i and start is not None:
             base, first, fmt = start
             out.append(fmt(first, first + j - i))
         else:
