@@ -128,7 +128,7 @@ def _uniform_lists(obj: list[Any], out: list[Any]) -> Key | None:
         if types == _LISTS:
             level = flat
             continue
-        if types == _FLOATS or types == _INTS:
+        if types in (_FLOATS, _INTS):
             out.extend(flat)
             key: Key = ("F" if types == _FLOATS else "I", shape[-1])
             for n in reversed(shape[:-1]):

@@ -112,6 +112,18 @@ def _elementwise_rule(op: Op) -> tuple[str, tuple[str, ...]] | None:
     return None
 
 
+def _operand(op: Op, arity: int, j: int) -> int:
+    """Which operand of a group parent ``j`` feeds: a dot's weights (0) or inputs (1), a
+    take's index (0) or candidates (1), a row reduction's row (0), else ``j`` itself."""
+    if op.name == "dot":
+        return 0 if j < arity // 2 else 1
+    if op.name == "take":
+        return 0 if j == 0 else 1
+    if op.arity is None:
+        return 0
+    return j
+
+
 def _is_range(idx: np.ndarray) -> bool:
     return idx.size > 0 and bool(np.all(np.diff(idx.reshape(-1)) == 1))
 
@@ -151,6 +163,9 @@ class _Gather:
         self.code = code
         self.shape = shape
         self.idx = idx.reshape(shape)
+        # Set by the backend when these slots are exactly one earlier group's outputs and
+        # this read is their only use: the gradient is handed over as a variable.
+        self.forward_to: tuple[str, tuple[int, ...]] | None = None
         flat = self.idx.reshape(-1)
         self.kind = "fancy"
         self.unique = len(set(flat.tolist())) == flat.size
@@ -200,6 +215,11 @@ class _Gather:
         size = self.idx.size
         code = self.code
         whole = f"({contribution})" if full else f"np.broadcast_to({contribution}, {self.shape})"
+        if self.forward_to is not None and full:
+            name, shape = self.forward_to
+            reshape = "" if shape == self.shape else f".reshape{shape}"
+            out.append(f"{name} = ({contribution}){reshape}")
+            return
         if self.kind == "slice":
             target = f"GR[{self.start}:{self.start + size}]"
             if len(self.shape) == 1:
@@ -245,6 +265,8 @@ class NumpyBackend:
         self.slot = list(range(len(program)))  # node -> slot in V; ops assigned below
         self.groups = program.groups()
         self._lay_out_params()
+        self._find_sole_readers()
+        self.gy_reads: dict[int, tuple[list[str], int, tuple[int, ...], int, int]] = {}
         self.source = self._generate()
         namespace: dict[str, Any] = {
             "np": np,
@@ -264,6 +286,49 @@ class NumpyBackend:
 
     # --- grouping ---------------------------------------------------------------------
 
+    def _find_sole_readers(self) -> None:
+        """For each group: the (group, operand) that is the only reader of all its outputs."""
+        program = self.program
+        group_of = {}
+        for g, (_, nodes) in enumerate(self.groups):
+            for i in nodes:
+                group_of[i] = g
+        readers: list[set[tuple[int, int]]] = [set() for _ in self.groups]
+        uses = [0] * len(program)
+        for g, (op, nodes) in enumerate(self.groups):
+            for i in nodes:
+                parents = program.parents[i]
+                for j, p in enumerate(parents):
+                    uses[p] += 1
+                    if p in group_of:
+                        readers[group_of[p]].add((g, _operand(op, len(parents), j)))
+        for i in (program.output, *program.aux):
+            uses[i] += 2  # returned: their gradient is seeded, not handed over
+        self.sole_reader: dict[int, tuple[int, int]] = {}
+        for g, (_, nodes) in enumerate(self.groups):
+            if len(readers[g]) == 1 and all(uses[i] == 1 for i in nodes):
+                self.sole_reader[g] = next(iter(readers[g]))
+
+    def _read_gy(self, g_id: int, back: list[str], start: int, size: int, shape: tuple) -> str:
+        """The line reading group ``g_id``'s output gradient from GR (may be handed over)."""
+        name = f"gy{g_id}"
+        read = f"GR[{start}:{start + size}]"
+        back.append(f"{name} = {read if len(shape) == 1 else f'{read}.reshape{shape}'}")
+        self.gy_reads[g_id] = (back, len(back) - 1, tuple(shape), start, size)
+        return name
+
+    def _hand_over(self, g_id: int, j: int, gather: _Gather) -> None:
+        """If ``gather`` (operand ``j`` of group ``g_id``) is the only reader of an earlier
+        group's outputs, in order, its gradient goes to that group as a variable, not via GR."""
+        if gather.kind != "slice":
+            return
+        size = gather.idx.size
+        for producer, (back, line, shape, start, n) in self.gy_reads.items():
+            if start == gather.start and n == size and self.sole_reader.get(producer) == (g_id, j):
+                back[line] = ""  # the producer's gradient arrives as gy<producer>
+                gather.forward_to = (f"gy{producer}", shape)
+                return
+
     def _lay_out_params(self) -> None:
         """Put parameters in V in the order the groups read them (a weight matrix row by
         row, a layer's biases side by side), so those reads are slices, not gathers."""
@@ -278,15 +343,18 @@ class NumpyBackend:
                     placed[p] = True
                     order.append(p)
 
+        parents = program.parents
+        # Weight matrices of batched dot groups first (a single dot, such as an L2
+        # penalty's over every parameter, must not decide the layout), then operand
+        # columns of the other groups (biases), then whatever is left.
         for op, nodes in self.groups:
-            parents = program.parents
-            if op.name == "dot":
+            if op.name == "dot" and len(nodes) > 1:
                 n = len(parents[nodes[0]]) // 2
-                rows = dict.fromkeys(tuple(parents[i][:n]) for i in nodes)
-                for row in rows:
+                for row in dict.fromkeys(tuple(parents[i][:n]) for i in nodes):
                     if all(p < n_params for p in row):
                         place(list(row))
-            else:
+        for op, nodes in self.groups:
+            if op.name != "dot":
                 for j in range(len(parents[nodes[0]])):
                     place([parents[i][j] for i in nodes])
         place(list(range(n_params)))
@@ -326,7 +394,7 @@ class NumpyBackend:
         if self.needed[program.output]:
             back.append(f"    GR[{out_slot}] = 1.0")
         for group_lines in reversed(code.backward):
-            back += ["    " + line for line in group_lines]
+            back += ["    " + line for line in group_lines if line]
         aux = "".join(f"V[{self.slot[i]}], " for i in program.aux)
         if not program.num_params:
             grads = "[]"
@@ -409,13 +477,12 @@ class NumpyBackend:
                 )
         back: list[str] = []
         if any(self.needed[i] for i in nodes):
-            g = f"gy{g_id}"
-            read = f"GR[{start}:{start + size}]"
-            back.append(f"{g} = {read if len(shape) == 1 else f'{read}.reshape{shape}'}")
+            g = self._read_gy(g_id, back, start, size, shape)
             for j, gather in enumerate(gathers):
                 if not any(self.needed[program.parents[i][j]] for i in nodes):
                     continue
                 term = grads[j].format(**names, y=y, g=g)
+                self._hand_over(g_id, j, gather)
                 gather.add_grad(term, back)
         code.backward.append(back)
 
@@ -460,11 +527,11 @@ class NumpyBackend:
         f.append(f"V[{start}:{start + size}] = {y}")
         back: list[str] = []
         if any(self.needed[i] for i in nodes):
-            g = f"gy{g_id}"
-            back.append(f"{g} = GR[{start}:{start + size}]")
+            g = self._read_gy(g_id, back, start, size, (size,))
             if op.name == "sum":
                 gather.add_grad(f"{g}[:, None]", back, full=False)
             elif op.name == "logsumexp":
+                self._hand_over(g_id, 0, gather)
                 gather.add_grad(f"np.exp({x} - {y}[:, None]) * {g}[:, None]", back)
             else:
                 self._scatter_chosen(gather, matrix, rows, chosen, g, back)
@@ -544,7 +611,7 @@ class NumpyBackend:
         if any(self.needed[i] for i in nodes):
             g = f"gy{g_id}"
             if full:
-                back.append(f"{g} = GR[{start}:{start + size}].reshape({n_x}, {n_w})")
+                self._read_gy(g_id, back, start, size, (n_x, n_w))
             else:
                 back.append(f"{g} = np.zeros({n_x * n_w})")
                 back.append(f"{g}[{code.array('SEL', cells)}] = GR[{start}:{start + size}]")
@@ -552,8 +619,10 @@ class NumpyBackend:
             w_needed = any(self.needed[p] for i in nodes for p in program.parents[i][:n])
             x_needed = any(self.needed[p] for i in nodes for p in program.parents[i][n:])
             if w_needed:
+                self._hand_over(g_id, 0, W)
                 W.add_grad(f"{g}.T @ {xn}", back)
             if x_needed:
+                self._hand_over(g_id, 1, X)
                 X.add_grad(f"{g} @ {wn}", back)
         code.backward.append(back)
         return start + size
@@ -578,8 +647,7 @@ class NumpyBackend:
         f.append(f"V[{start}:{start + size}] = {y}")
         back: list[str] = []
         if any(self.needed[i] for i in nodes):
-            g = f"gy{g_id}"
-            back.append(f"{g} = GR[{start}:{start + size}]")
+            g = self._read_gy(g_id, back, start, size, (size,))
             if any(self.needed[p] for i in nodes for p in program.parents[i][:n]):
                 W.add_grad(f"{xn} * {g}[:, None]", back)
             if any(self.needed[p] for i in nodes for p in program.parents[i][n:]):
@@ -604,8 +672,7 @@ class NumpyBackend:
         f.append(f"V[{start}:{start + size}] = {y}")
         back: list[str] = []
         if any(self.needed[i] for i in nodes):
-            g = f"gy{g_id}"
-            back.append(f"{g} = GR[{start}:{start + size}]")
+            g = self._read_gy(g_id, back, start, size, (size,))
             back.append(f"{local}m = np.array({local}, dtype=float).reshape({size}, {arity})")
             gather.add_grad(f"{local}m * {g}[:, None]", back)
         code.backward.append(back)
