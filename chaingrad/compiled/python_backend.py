@@ -135,7 +135,9 @@ def _grad_terms(program: Program, names: _Naming, i: int, g: str) -> list[str]:
         n = len(args) // 2
         return [f"{args[n + k]} * {g}" for k in range(n)] + [f"{args[k]} * {g}" for k in range(n)]
     if name == "relu":
-        a = args[0]
+        # The output tells the same as the input (> 0, <= 0 or nan), and is the value
+        # the next op reads anyway, so the backward pass keeps one number, not two.
+        a = names.value(i)
         return [f"({g} if {a} > 0.0 else 0.0 * {g} if {a} <= 0.0 else nan * {g})"]
     if name == "tanh":
         out = names.value(i)
@@ -176,6 +178,13 @@ def _emit_forward(
         out(_forward_line(program, names, i, ns))
 
 
+# A node with at least this many gradient contributions skips them when its own
+# gradient is 0 (a dead ReLU upstream, a max's loser, a take's other rows); only
+# for ops whose local derivatives are finite wherever their value is.
+SKIP_ZERO_GRADIENT = 4
+_FINITE_SLOPES = {"dot", "sum", "max", "take", "logsumexp"}
+
+
 def _emit_backward(
     program: Program,
     names: _Naming,
@@ -189,19 +198,41 @@ def _emit_backward(
     ``assigned`` holds the nodes whose gradient variable exists; a node's
     variable is created by its first contribution (``g5 = ...``) and grown by
     the next ones (``g5 += ...``), in the order the engine's backward adds them.
+
+    A node with many contributions runs them only when its gradient is not 0:
+    with a gradient of 0 and a finite value (so every operand is finite: a
+    non-finite operand makes the value inf or nan), each contribution would be
+    ``operand * 0``, a zero, so skipping them changes no number. Variables the
+    skipped lines would have created are set to 0.
     """
     for i in reversed(nodes):
         if i not in assigned:
             continue  # nothing after it reaches the loss
         terms = _grad_terms(program, names, i, names.grad(i))
+        lines = []
+        created = []
         for parent, term in zip(program.parents[i], terms):
             if not needed[parent]:
                 continue  # inputs and constants need no gradient
             if parent in assigned:
-                out(f"{names.grad(parent)} += {term}")
+                lines.append(f"{names.grad(parent)} += {term}")
             else:
-                out(f"{names.grad(parent)} = {term}")
+                lines.append(f"{names.grad(parent)} = {term}")
                 assigned.add(parent)
+                created.append(parent)
+        op = program.ops[i]
+        if len(lines) < SKIP_ZERO_GRADIENT or op is None or op.name not in _FINITE_SLOPES:
+            for line in lines:
+                out(line)
+            continue
+        g, v = names.grad(i), names.value(i)
+        out(f"if {g} != 0.0 or {v} - {v} != 0.0:")
+        for line in lines:
+            out("    " + line)
+        if created:
+            out("else:")
+            for parent in created:
+                out(f"    {names.grad(parent)} = 0.0")
 
 
 def regions(program: Program, sample_of_slot: Sequence[int | None]) -> list[int]:
