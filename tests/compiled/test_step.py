@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from chaingrad import Value, jit, sum_of
+from chaingrad import Value, dot, jit, sum_of
 from chaingrad.nn import MLP, Dropout, Layer, Sequential
 from chaingrad.nn import functional as F
 
@@ -304,3 +304,25 @@ def test_program_and_source_are_readable(backend):
     assert "v0 = mul(w, x)" in listing and "v3 = tanh(v2)" in listing
     assert "def run(P, X, R):" in step.source
     assert "1 traced" in repr(step)
+
+
+def test_a_dead_unit_fed_an_infinity_gives_eagers_nan_gradient(backend):
+    # Skipping a zero gradient's chain-rule terms is exact only for finite operands:
+    # here a weight meets inf behind a dead ReLU, and eager's 0 * inf is nan.
+    ws = [Value(-1.0), Value(0.5), Value(0.5), Value(0.5)]
+    bias = Value(0.25)
+
+    def loss_fn(xs):
+        return dot(ws, xs).relu() + bias * 2.0
+
+    step = jit(loss_fn, params=[*ws, bias], backend=backend)
+    step([1.0, 1.0, 1.0, 1.0])
+    for p in (*ws, bias):
+        p.grad = 0.0
+    assert step([math.inf, 1.0, 1.0, 1.0]) == 0.5
+    compiled = [p.grad for p in ws]
+    for p in (*ws, bias):
+        p.grad = 0.0
+    loss_fn([math.inf, 1.0, 1.0, 1.0]).backward()
+    assert [math.isnan(g) for g in compiled] == [math.isnan(p.grad) for p in ws]
+    assert math.isnan(compiled[0]) and bias.grad == 2.0
