@@ -72,6 +72,11 @@ def _sequence(x: Any, n: int, who: str) -> list[Vector]:
     return xs
 
 
+def is_token_id(i: Any, n: int) -> bool:
+    """True for an int in ``[0, n)`` (numpy ints too; not a bool, not a float like 3.0)."""
+    return isinstance(i, numbers.Integral) and not isinstance(i, bool) and 0 <= int(i) < n
+
+
 def _affine(weight: list[Vector], bias: Vector | None, x: Vector) -> Vector:
     """``W x + b``: output ``o`` is ``dot(weight[o], x) + bias[o]``, one dot node each."""
     if bias is None:
@@ -168,11 +173,9 @@ class Embedding(Module):
                 return [take(column, i) for column in columns]
             except ValueError:  # take checked the id's range at forward time
                 raise self._bad_id(i.data) from None
-        if isinstance(i, bool) or not isinstance(i, numbers.Integral):
+        if not is_token_id(i, self.num_embeddings):
             raise self._bad_id(i)
-        if not 0 <= i < self.num_embeddings:
-            raise self._bad_id(i)
-        return list(self.weight[i])
+        return list(self.weight[int(i)])
 
     def _bad_id(self, i: Any) -> ValueError:
         return ValueError(
@@ -275,7 +278,7 @@ class RMSNorm(Module):
 
 
 def _check_eps(eps: Any, who: str) -> float:
-    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps >= 0:
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not float(eps) >= 0.0:
         raise ValueError(f"{who}: eps must be a number >= 0, got {eps!r}")
     return float(eps)
 
@@ -520,11 +523,12 @@ def torch_classes() -> dict[str, Any]:
     """
     torch = import_torch("to_torch()")
     nn = torch.nn
+    base: Any = nn.Module
 
     def norm_module(norm: str, dim: int, bias: bool) -> Any:
         return nn.LayerNorm(dim, bias=bias) if norm == "layernorm" else nn.RMSNorm(dim)
 
-    class TorchTransformerBlock(nn.Module):
+    class TorchTransformerBlock(base):  # type: ignore[misc]
         """Pre-norm block: ``x + attn(ln_1(x))`` then ``x + mlp(ln_2(x))`` on (B, T, E)."""
 
         def __init__(
@@ -557,7 +561,7 @@ def torch_classes() -> dict[str, Any]:
             x = x + self.attn(h, h, h, attn_mask=mask, need_weights=False)[0]
             return x + self.mlp(self.ln_2(x))
 
-    class TorchGPT(nn.Module):
+    class TorchGPT(base):  # type: ignore[misc]
         """Token + position embeddings, blocks, final norm, lm_head: (B, T) ids -> (B, T, V)."""
 
         def __init__(

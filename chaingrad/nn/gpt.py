@@ -43,6 +43,7 @@ from .attention import (
     TransformerBlock,
     Vector,
     _check_activation,
+    is_token_id,
     make_norm,
     torch_classes,
 )
@@ -140,10 +141,10 @@ class GPT(Module):
         for i in ids:
             if isinstance(i, Value):
                 continue  # range-checked by the take node that reads it
-            if isinstance(i, bool) or not isinstance(i, numbers.Integral):
-                raise ValueError(f"GPT expects token ids (ints), got {i!r}")
-            if not 0 <= i < self.vocab_size:
-                raise ValueError(f"GPT: token ids must be in [0, {self.vocab_size}), got {i}")
+            if not is_token_id(i, self.vocab_size):
+                raise ValueError(
+                    f"GPT: token ids must be ints in [0, {self.vocab_size}), got {i!r}"
+                )
         return list(ids)
 
     def generate(
@@ -173,7 +174,7 @@ class GPT(Module):
             raise ValueError(f"GPT.generate: temperature must be a number, got {temperature!r}")
         if not temperature >= 0.0 or math.isinf(temperature):
             raise ValueError(f"GPT.generate: temperature must be >= 0, got {temperature!r}")
-        if stop is not None and not _is_id(stop, self.vocab_size):
+        if stop is not None and not is_token_id(stop, self.vocab_size):
             raise ValueError(
                 f"GPT.generate: stop must be None or a token id in [0, {self.vocab_size}), "
                 f"got {stop!r}"
@@ -183,7 +184,7 @@ class GPT(Module):
         if not prompt_ids:
             raise ValueError("GPT.generate: needs at least one prompt id (e.g. the boundary)")
         for i in prompt_ids:
-            if not _is_id(i, self.vocab_size):
+            if not is_token_id(i, self.vocab_size):
                 raise ValueError(
                     f"GPT.generate: prompt ids must be ints in [0, {self.vocab_size}), got {i!r}"
                 )
@@ -224,10 +225,6 @@ class GPT(Module):
             yield from prefixed(f"blocks.{i}", block.torch_parameters())
         yield from prefixed("ln_f", self.ln_f.torch_parameters())
         yield from prefixed("lm_head", self.lm_head.torch_parameters())
-
-
-def _is_id(i: Any, vocab_size: int) -> bool:
-    return isinstance(i, numbers.Integral) and not isinstance(i, bool) and 0 <= i < vocab_size
 
 
 def _sample(logits: list[float], temperature: float, rng: random.Random) -> int:

@@ -129,7 +129,7 @@ class CharTokenizer:
         ('ab', '.ab.')
         """
         n = len(self.itos)
-        chars = []
+        chars: list[str] = []
         for i in ids:
             if isinstance(i, bool) or not isinstance(i, numbers.Integral) or not 0 <= i < n:
                 raise ValueError(f"CharTokenizer.decode: ids must be ints in [0, {n}), got {i!r}")

@@ -155,9 +155,9 @@ def test_generate_builds_no_graph_and_leaves_grads_alone():
     [
         (list(range(5)) * 2, r"GPT expects 1 to block_size=8 token ids, got 10; keep the last 8"),
         ([], r"GPT expects 1 to block_size=8 token ids, got 0"),
-        ([0, 5], r"GPT: token ids must be in \[0, 5\), got 5"),
-        ([0, -1], r"GPT: token ids must be in \[0, 5\), got -1"),
-        ([0, 1.0], r"GPT expects token ids \(ints\), got 1.0"),
+        ([0, 5], r"GPT: token ids must be ints in \[0, 5\), got 5"),
+        ([0, -1], r"GPT: token ids must be ints in \[0, 5\), got -1"),
+        ([0, 1.0], r"GPT: token ids must be ints in \[0, 5\), got 1.0"),
         ("abc", r"GPT expects a list of token ids, got 'abc'"),
         ([Value(0.0), Value(7.0)], r"Embedding\(5, 4\): token ids must be ints in \[0, 5\)"),
     ],
