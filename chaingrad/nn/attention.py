@@ -8,16 +8,14 @@ as PyTorch lays out its tensors (``weight[out][in]``) and start from
 PyTorch's default initialisations, so ``to_torch()`` copies them one to one
 and the tests compare every gradient with ``torch.nn``.
 
-==========================  ==========================================  ==================
-module                      computes                                    torch twin
-==========================  ==========================================  ==================
-``Linear(n_in, n_out)``     ``y = W x + b``, each ``y_o`` one dot node  ``nn.Linear``
-``Embedding(n, dim)``       row ``id`` of ``weight``                    ``nn.Embedding``
-``LayerNorm(dim)``          ``(x - mean) / sqrt(var + eps) * w + b``    ``nn.LayerNorm``
-``RMSNorm(dim)``            ``x / sqrt(mean(x^2) + eps) * w``           ``nn.RMSNorm``
-``MultiheadAttention``      ``softmax(q k^T / sqrt(d)) v`` per head     ``nn.MultiheadAttention``
-``TransformerBlock``        ``x + attn(ln_1(x))``, then ``x + mlp(ln_2(x))``  (built from those)
-==========================  ==========================================  ==================
+* ``Linear(n_in, n_out)``: ``y = W x + b``, each ``y_o`` one dot node (``nn.Linear``);
+* ``Embedding(n, dim)``: row ``id`` of ``weight`` (``nn.Embedding``);
+* ``LayerNorm(dim)``: ``(x - mean) / sqrt(var + eps) * w + b`` (``nn.LayerNorm``);
+* ``RMSNorm(dim)``: ``x / sqrt(mean(x^2) + eps) * w`` (``nn.RMSNorm``);
+* ``MultiheadAttention``: ``softmax(q k^T / sqrt(d)) v`` per head
+  (``nn.MultiheadAttention``);
+* ``TransformerBlock``: ``x + attn(ln_1(x))``, then ``x + mlp(ln_2(x))`` (a torch
+  module built from the ones above).
 
 >>> from chaingrad.nn import MultiheadAttention
 >>> attn = MultiheadAttention(embed_dim=4, num_heads=2, causal=True, seed=0)
