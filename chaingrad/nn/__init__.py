@@ -17,31 +17,42 @@ Layer, MLP, Dropout, Sequential), ``init.py`` (seeds, weight initialisers),
 ``functional.py`` (activations, losses, penalties), ``optim.py`` (SGD, Adam,
 AdamW, schedules), ``data.py`` (datasets, splits, minibatches), ``train.py``
 (fit, evaluate, predict), ``plot.py`` (loss curve, decision boundary),
-``demo.py`` (the ``chaingrad demo`` command). Importing this package loads the
-standard library only; matplotlib, numpy, scikit-learn and tqdm are imported
+``demo.py`` (the ``chaingrad demo`` command); ``attention.py`` (Linear,
+Embedding, LayerNorm, RMSNorm, MultiheadAttention, TransformerBlock), ``gpt.py``
+(GPT), ``text.py`` (the names dataset, CharTokenizer). Importing this package
+loads the standard library only; matplotlib, numpy, scikit-learn and tqdm are imported
 by the functions that need them.
 """
 
 from . import data, functional, init, optim
 from .activations import LeakyReLU, ReLU, Sigmoid, Tanh
+from .attention import Embedding, LayerNorm, Linear, MultiheadAttention, RMSNorm, TransformerBlock
+from .gpt import GPT
 from .layers import MLP, Dropout, Layer, Neuron, Sequential
 from .module import Module, StateDictError
 from .plot import plot_decision_boundary, plot_loss_curve
 from .train import History, evaluate, fit, predict
 
 __all__ = [
+    "GPT",
     "MLP",
     "Dropout",
+    "Embedding",
     "History",
     "Layer",
+    "LayerNorm",
     "LeakyReLU",
+    "Linear",
     "Module",
+    "MultiheadAttention",
     "Neuron",
+    "RMSNorm",
     "ReLU",
     "Sequential",
     "Sigmoid",
     "StateDictError",
     "Tanh",
+    "TransformerBlock",
     "data",
     "evaluate",
     "fit",
