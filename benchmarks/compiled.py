@@ -8,7 +8,9 @@ Workloads (the model, the batch, the loss, the update):
   cross-entropy, SGD (lr 0.1);
 * ``cnn``    -- Conv2d(1, 4, 3) -> ReLU -> MaxPool2d(2) -> Flatten -> Linear(36, 10)
   on 8x8 digits, batch 32, cross-entropy, SGD (when chaingrad.nn has Conv2d);
-* ``gpt``    -- the tiny GPT on one name (when chaingrad.nn has GPT).
+* ``gpt``    -- microgpt's step: ``GPT(27, 16, 16, 4, 1)`` on one name, cross-entropy
+  of every next character, Adam; 20 names cycled, one warm-up pass (a compiled step
+  traces once per name length) before timing.
 
 Contenders: micrograd 0.1.0 (moons only: it has no cross-entropy),
 chaingrad eager (build the graph, backward, ``optim.SGD``), chaingrad
@@ -77,9 +79,10 @@ def digits_batches(size: int = 32, count: int = 20) -> list[tuple[list[Any], lis
 
 
 class Contender:
-    def __init__(self, name: str, make: Callable[[], Step]) -> None:
+    def __init__(self, name: str, make: Callable[[], Step], warmup: int = 1) -> None:
         self.name = name
         self.make = make
+        self.warmup = warmup  # steps before timing (compiled contenders trace in them)
         self.times: list[float] = []
         self.first_loss = float("nan")
         self.setup_seconds = 0.0
@@ -271,9 +274,97 @@ def digits_contenders(backends: list[str], have_torch: bool) -> list[Contender]:
     return contenders
 
 
+def gpt_contenders(backends: list[str], have_torch: bool) -> list[Contender]:
+    from chaingrad.nn import GPT
+    from chaingrad.nn.data import CharTokenizer, load_names
+    from chaingrad.nn.optim import Adam
+
+    names = load_names()
+    tok = CharTokenizer.from_texts(names)
+    batches = [(tok.encode(name, boundary=True),) for name in random.Random(0).sample(names, 20)]
+    weights = GPT(tok.vocab_size, 16, 16, 4, 1, seed=0).state_dict()
+
+    def model() -> Any:
+        m = GPT(tok.vocab_size, 16, 16, 4, 1, seed=0)
+        m.load_state_dict(weights)
+        return m
+
+    def make(backend: str) -> Step:
+        m = model()
+        optimizer = Adam(m, lr=0.01, betas=(0.85, 0.99))
+        batch_iter = iter(_cycle(batches))
+
+        def loss_fn(ids: Any) -> Any:
+            return F.cross_entropy(m(ids[:-1]), ids[1:])
+
+        if backend == "eager":
+
+            def eager() -> float:
+                loss = loss_fn(*next(batch_iter))
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                return loss.data
+
+            return eager
+        if backend.startswith("numpy fused"):
+            fused = jit(
+                loss_fn,
+                params=m,
+                optimizer=optimizer,
+                sync=backend == "numpy fused",
+                backend="numpy",
+            )
+            return lambda: fused(*next(batch_iter))
+        compiled = jit(loss_fn, params=m, backend=backend)
+
+        def compiled_step() -> float:
+            optimizer.zero_grad()
+            loss = compiled(*next(batch_iter))
+            optimizer.step()
+            return loss
+
+        return compiled_step
+
+    contenders = [
+        Contender(
+            "chaingrad " + ("eager" if b == "eager" else f"jit {b}"),
+            lambda b=b: make(b),
+            warmup=len(batches),
+        )
+        for b in ["eager", *backends]
+    ]
+    if have_torch:
+
+        def make_torch() -> Step:
+            import torch
+
+            net = model().to_torch()
+            data = [
+                (torch.tensor([ids[:-1]]), torch.tensor(ids[1:], dtype=torch.long))
+                for (ids,) in batches
+            ]
+            optimizer = torch.optim.Adam(net.parameters(), lr=0.01, betas=(0.85, 0.99))
+            batch_iter = iter(_cycle(data))
+
+            def step() -> float:
+                inputs, targets = next(batch_iter)
+                loss = torch.nn.functional.cross_entropy(net(inputs)[0], targets)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                return loss.item()
+
+            return step
+
+        contenders.append(Contender("torch float64 (1 thread)", make_torch, warmup=len(batches)))
+    return contenders
+
+
 WORKLOADS: dict[str, Callable[[list[str], bool], list[Contender]]] = {
     "moons": moons_contenders,
     "digits": digits_contenders,
+    "gpt": gpt_contenders,
 }
 
 
@@ -289,6 +380,8 @@ def run(contenders: list[Contender], rounds: int, block: int, clock: Callable[[]
         started = time.perf_counter()
         step = c.make()
         c.first_loss = step()  # compiled contenders trace and compile here
+        for _ in range(c.warmup - 1):  # e.g. one pass over names of every length
+            step()
         c.setup_seconds = time.perf_counter() - started
         steps.append(step)
     for r in range(rounds):
