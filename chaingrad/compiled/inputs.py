@@ -206,9 +206,9 @@ def _count(key: Key) -> int:
     if tag in ("f", "i"):
         return 1
     if tag in ("F", "I"):
-        return key[1]
+        return int(key[1])
     if tag == "R":
-        return key[1] * _count(key[2])  # nesting depth of the user's lists
+        return int(key[1]) * _count(key[2])  # nesting depth of the user's lists
     return sum(_count(item) for item in key[1])
 
 

@@ -81,13 +81,13 @@ _UFUNCS = {
 }
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
+def _sigmoid(x: Any) -> Any:
     # Only ever exponentiate a non-positive number, as the engine does.
     e = np.exp(-np.abs(x))
     return np.where(x >= 0.0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
-def _softplus(x: np.ndarray) -> np.ndarray:
+def _softplus(x: Any) -> Any:
     return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
 
 
@@ -280,9 +280,10 @@ class NumpyBackend:
 
     def run(
         self, params: list[float], inputs: list[float], randoms: list[float]
-    ) -> tuple[float, list[float], tuple[float, ...]]:
+    ) -> tuple[float, Any, tuple[float, ...]]:
         with np.errstate(over="raise", divide="raise", invalid="raise", under="ignore"):
-            return self._run(params, inputs, randoms)
+            result: tuple[float, Any, tuple[float, ...]] = self._run(params, inputs, randoms)
+        return result
 
     # --- grouping ---------------------------------------------------------------------
 
@@ -309,7 +310,9 @@ class NumpyBackend:
             if len(readers[g]) == 1 and all(uses[i] == 1 for i in nodes):
                 self.sole_reader[g] = next(iter(readers[g]))
 
-    def _read_gy(self, g_id: int, back: list[str], start: int, size: int, shape: tuple) -> str:
+    def _read_gy(
+        self, g_id: int, back: list[str], start: int, size: int, shape: tuple[int, ...]
+    ) -> str:
         """The line reading group ``g_id``'s output gradient from GR (may be handed over)."""
         name = f"gy{g_id}"
         read = f"GR[{start}:{start + size}]"

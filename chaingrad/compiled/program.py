@@ -165,7 +165,8 @@ class Program:
     def line(self, i: int, width: int = 100) -> str:
         """The listing line of op node ``i``: ``v7 = dot(w[0..15], v0..v15)``."""
         refs = [self.ref(p) for p in self.parents[i]]
-        if self.ops[i] is not None and self.ops[i].name == "dot":  # weights, then inputs
+        op = self.ops[i]
+        if op is not None and op.name == "dot":  # weights, then inputs
             half = len(refs) // 2
             shown = f"[{', '.join(_compress(refs[:half]))}], [{', '.join(_compress(refs[half:]))}]"
         else:
@@ -191,7 +192,7 @@ class Program:
             if len(shown) > 96:
                 shown = f"{len(self.params)} values: {shown[:80].rsplit(', ', 1)[0]}, ..."
             lines.append(f"  params: {shown}")
-        draws = Counter()
+        draws: Counter[str] = Counter()
         for _, nodes, label in self.random_blocks:
             draws[label] += len(nodes)
         for label, count in draws.items():

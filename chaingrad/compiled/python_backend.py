@@ -309,7 +309,8 @@ class PythonBackend:
     def run(
         self, params: list[float], inputs: list[float], randoms: list[float]
     ) -> tuple[float, list[float], tuple[float, ...]]:
-        return self._run(params, inputs, randoms)
+        result: tuple[float, list[float], tuple[float, ...]] = self._run(params, inputs, randoms)
+        return result
 
 
 def _unpack(out: _Writer, names: Sequence[str], source: str) -> None:

@@ -128,12 +128,14 @@ class _Compiled:
         self, params: Any, inputs: list[Any], randoms: list[float]
     ) -> tuple[float, Any, tuple[float, ...]]:
         """Run the backend; a floating-point event reruns the call on the exact backend."""
+        result: tuple[float, Any, tuple[float, ...]]
         try:
-            return self.backend.run(params, inputs, randoms)
+            result = self.backend.run(params, inputs, randoms)
         except FloatingPointError:
             if not isinstance(params, list):
                 params = params.tolist()
-            return self.exact().run(params, inputs, randoms)
+            result = self.exact().run(params, inputs, randoms)
+        return result
 
     def exact(self) -> Any:
         """The standard-library backend for this program (made on first need)."""
@@ -281,7 +283,8 @@ class Step:
         """The generated code the backend runs for the most recent call."""
         if self._last is None:
             raise RuntimeError("chaingrad.jit: nothing traced yet; call the step once first")
-        return self._last.backend.source
+        source: str = self._last.backend.source
+        return source
 
     @property
     def programs(self) -> list[Program]:

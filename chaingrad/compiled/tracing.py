@@ -167,7 +167,8 @@ def _short_path(filename: str) -> str:
 
 
 def _in_chaingrad(frame: Any) -> bool:
-    return os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_ROOT + os.sep)
+    filename = str(frame.f_code.co_filename)
+    return os.path.abspath(filename).startswith(_PACKAGE_ROOT + os.sep)
 
 
 def _user_frame(frame: Any) -> Any:
@@ -241,7 +242,8 @@ def _data_get(self: Value) -> float:
                     _AUTODIFF_ADVICE,
                 )
             raise _refuse("a read of Value.data", 1)
-    return _get_data_slot(self)
+    data: float = _get_data_slot(self)
+    return data
 
 
 def _data_set(self: Value, data: float) -> None:
@@ -267,7 +269,8 @@ def _grad_get(self: Value) -> float:
         frame = sys._getframe(1)
         if not (frame.f_globals is _ENGINE_VALUE or _from_compiled(frame)):
             raise _refuse("a read of Value.grad", 1, _AUTODIFF_ADVICE)
-    return _get_grad_slot(self)
+    grad: float = _get_grad_slot(self)
+    return grad
 
 
 def _grad_set(self: Value, grad: float) -> None:
@@ -280,10 +283,11 @@ def _grad_set(self: Value, grad: float) -> None:
     _set_grad_slot(self, grad)
 
 
-def _locals_get(self: Value) -> tuple:
+def _locals_get(self: Value) -> tuple[float, ...]:
     if _active.get() is not None and not _from_compiled(sys._getframe(1)):
         raise _refuse("a gradient computation (backward, grad or local_grads)", 1, _AUTODIFF_ADVICE)
-    return _get_locals_slot(self)
+    local_grads: tuple[float, ...] = _get_locals_slot(self)
+    return local_grads
 
 
 _GUARDED_SLOTS = {
