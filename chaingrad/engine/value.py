@@ -18,7 +18,7 @@ from .ops import Op
 Number = int | float
 
 _new = object.__new__
-_EMPTY: tuple = ()
+_EMPTY: tuple[()] = ()
 _get_data = operator.attrgetter("data")
 
 
@@ -38,7 +38,9 @@ def _to_float(data: Any, what: str = "Value()") -> float:
     )
 
 
-def _record(data: float, parents: tuple, local_grads: tuple, op: Op) -> Value:
+def _record(
+    data: float, parents: tuple[Value, ...], local_grads: tuple[float, ...], op: Op
+) -> Value:
     """Make the output node of an op; in no_grad mode it is a plain leaf."""
     out = _new(Value)
     out.data = data
@@ -55,8 +57,8 @@ def _record(data: float, parents: tuple, local_grads: tuple, op: Op) -> Value:
     return out
 
 
-def _as_value(x: Any) -> Value:
-    """A Value for the other operand of a binary op, or NotImplemented."""
+def _as_value(x: Any) -> Value | None:
+    """A Value for the other operand of a binary op, or None if it is not a number."""
     kind = type(x)
     if kind is float or kind is int:  # the common case, before slower isinstance checks
         return Constant(x)
@@ -64,7 +66,7 @@ def _as_value(x: Any) -> Value:
         return x
     if isinstance(x, numbers.Real):
         return Constant(float(x))
-    return NotImplemented
+    return None
 
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
@@ -95,8 +97,8 @@ def _binary(op: Op, reflected: bool = False) -> Callable[[_Method], _Method]:
     def method(self: Value, other: Any) -> Value:
         if type(other) is not Value:
             other = _as_value(other)
-            if other is NotImplemented:
-                return NotImplemented
+            if other is None:
+                return NotImplemented  # type: ignore[no-any-return]  # mypy: NotImplemented is Any
         left, right = (other, self) if reflected else (self, other)
         data, local_grads = forward(left.data, right.data)
         # _record inlined: + and * are most of every graph, and a call costs ~20%.
@@ -135,6 +137,13 @@ class Value:
     """
 
     __slots__ = ("data", "grad", "label", "_parents", "_local_grads", "_rule")
+
+    data: float
+    grad: float
+    label: str
+    _parents: tuple[Value, ...]
+    _local_grads: tuple[float, ...]
+    _rule: Op | None
 
     # numpy scalars on the left (np.float64(2) * v) defer to Value's reflected ops.
     __array_ufunc__ = None
@@ -397,11 +406,11 @@ def _data_of(x: Any) -> float:
 
 def _operands(items: Iterable[Value | Number], what: str) -> tuple[Value, ...]:
     """A tuple of Values; numbers become constant leaves."""
-    items = tuple(items)
+    operands = tuple(items)
     # One C-level pass decides whether any conversion is needed (usually not).
-    if set(map(type, items)) <= _JUST_VALUE:
-        return items
-    return tuple(v if type(v) is Value else _as_operand(v, what) for v in items)
+    if set(map(type, operands)) <= _JUST_VALUE:
+        return cast("tuple[Value, ...]", operands)
+    return tuple(v if type(v) is Value else _as_operand(v, what) for v in operands)
 
 
 def sum_of(values: Iterable[Value | Number]) -> Value:
