@@ -98,7 +98,7 @@ def _binary(op: Op, reflected: bool = False) -> Callable[[_Method], _Method]:
         if type(other) is not Value:
             other = _as_value(other)
             if other is None:
-                return NotImplemented  # type: ignore[no-any-return]  # mypy: NotImplemented is Any
+                return NotImplemented
         left, right = (other, self) if reflected else (self, other)
         data, local_grads = forward(left.data, right.data)
         # _record inlined: + and * are most of every graph, and a call costs ~20%.
@@ -148,7 +148,7 @@ class Value:
     # numpy scalars on the left (np.float64(2) * v) defer to Value's reflected ops.
     __array_ufunc__ = None
 
-    def __init__(self, data: Number, label: str = "") -> None:
+    def __init__(self, data: float | numbers.Real, label: str = "") -> None:
         self.data = data if type(data) is float else _to_float(data)
         self.grad = 0.0
         self.label = label
