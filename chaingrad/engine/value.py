@@ -138,8 +138,11 @@ class Value:
 
     __slots__ = ("data", "grad", "label", "_parents", "_local_grads", "_rule")
 
+    #: The number this node holds.
     data: float
+    #: d(output)/d(self) after ``output.backward()``; leaves accumulate it across calls.
     grad: float
+    #: A name for drawings and messages ("" for none).
     label: str
     _parents: tuple[Value, ...]
     _local_grads: tuple[float, ...]
