@@ -38,12 +38,8 @@ templates_path: list[str] = []
 # --- API reference ------------------------------------------------------------------
 autodoc_default_options = {
     # The operators are the engine's API: show them (with their docs) on Value's page.
-    "special-members": ",".join(
-        f"__{name}__"
-        for name in (
-            "add radd sub rsub mul rmul truediv rtruediv pow rpow neg pos abs".split()
-        )
-    ),
+    "special-members": "__add__, __radd__, __sub__, __rsub__, __mul__, __rmul__, "
+    "__truediv__, __rtruediv__, __pow__, __rpow__, __neg__, __pos__, __abs__",
 }
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
@@ -72,11 +68,21 @@ html_title = f"chaingrad {release}"
 html_static_path = ["_static"]
 html_css_files = ["chaingrad.css"]
 html_show_sourcelink = False
+# Pages read top to bottom get the whole width: graph drawings are made for a
+# ~1,100 px notebook column, and shrunk into a narrower one their text gets too
+# small to read. Only the API reference keeps the module tree on the left; pages
+# that show graphs give up the contents on the right too.
+_PROSE = ["concepts", "adding-an-op", "development", "notebooks"]
+_GRAPHS = ["index", "getting-started", "notebooks/*"]
+html_sidebars = {page: [] for page in [*_PROSE, *_GRAPHS, "search", "genindex"]}
 html_theme_options = {
     "navbar_align": "left",
     "show_toc_level": 2,
     "navigation_with_keys": False,
-    "secondary_sidebar_items": ["page-toc"],
+    "secondary_sidebar_items": {
+        **{page: ["page-toc"] for page in [*_PROSE, "api/*"]},
+        **{page: [] for page in _GRAPHS},
+    },
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
 }
