@@ -10,6 +10,7 @@ extra into a fresh virtual environment far from this source tree and runs
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 import venv
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parent.parent
+LEAKS = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP")
 
 
 def package_files() -> set[str]:
@@ -82,8 +84,14 @@ def test_wheel_runs_the_demo_from_a_fresh_venv(tmp_path: Path) -> None:
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
+    # Nothing of this checkout may leak in: with PYTHONPATH pointing here, pip
+    # would take chaingrad as installed already and Python would import it from here.
+    clean_env = {k: v for k, v in os.environ.items() if k not in LEAKS}
+    clean_env.update(PATH=f"{env_dir / 'bin'}:{os.environ.get('PATH', '')}", MPLBACKEND="Agg")
     install = subprocess.run(
         [str(python), "-m", "pip", "install", "-q", f"{wheel}[demo]"],
+        cwd=tmp_path,
+        env=clean_env,
         capture_output=True,
         text=True,
         timeout=900,
@@ -91,7 +99,6 @@ def test_wheel_runs_the_demo_from_a_fresh_venv(tmp_path: Path) -> None:
     assert install.returncode == 0, install.stdout[-2000:] + install.stderr[-2000:]
     workdir = tmp_path / "elsewhere"
     workdir.mkdir()
-    clean_env = {"PATH": f"{env_dir / 'bin'}:/usr/bin:/bin", "MPLBACKEND": "Agg"}
     where = subprocess.run(
         [str(python), "-c", "import chaingrad; print(chaingrad.__file__)"],
         cwd=workdir,
