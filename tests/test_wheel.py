@@ -88,34 +88,21 @@ def test_wheel_runs_the_demo_from_a_fresh_venv(tmp_path: Path) -> None:
     # would take chaingrad as installed already and Python would import it from here.
     clean_env = {k: v for k, v in os.environ.items() if k not in LEAKS}
     clean_env.update(PATH=f"{env_dir / 'bin'}:{os.environ.get('PATH', '')}", MPLBACKEND="Agg")
-    install = subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", f"{wheel}[demo]"],
-        cwd=tmp_path,
-        env=clean_env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert install.returncode == 0, install.stdout[-2000:] + install.stderr[-2000:]
     workdir = tmp_path / "elsewhere"
     workdir.mkdir()
-    where = subprocess.run(
-        [str(python), "-c", "import chaingrad; print(chaingrad.__file__)"],
-        cwd=workdir,
-        env=clean_env,
-        capture_output=True,
-        text=True,
-    )
-    assert str(env_dir) in where.stdout, where.stdout + where.stderr  # not this checkout
-    demo = subprocess.run(
-        [str(env_dir / "bin" / "chaingrad"), "demo", "--steps", "20", "--no-progress"],
-        cwd=workdir,
-        env=clean_env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr[-2000:]
+
+    def run(*command: str | Path) -> subprocess.CompletedProcess[str]:
+        args = [str(part) for part in command]
+        result = subprocess.run(
+            args, cwd=workdir, env=clean_env, capture_output=True, text=True, timeout=900
+        )
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+        return result
+
+    run(python, "-m", "pip", "install", "-q", f"{wheel}[demo]")
+    where = run(python, "-c", "import chaingrad; print(chaingrad.__file__)")
+    assert str(env_dir) in where.stdout, where.stdout  # the installed copy, not this checkout
+    demo = run(env_dir / "bin" / "chaingrad", "demo", "--steps", "20", "--no-progress")
     out = workdir / "chaingrad-demo"
     for name in ("decision_boundary.png", "loss_curve.png", "model.json"):
         assert (out / name).stat().st_size > 0, name
