@@ -89,7 +89,7 @@ def _flatten_one(obj: Any, out: list[Any], depth: int) -> Key:
             out.extend(obj)
             return (prefix + "I", len(obj))
         if types == _LISTS and kind is list:
-            key = _uniform_lists(obj, out)
+            key = _uniform_lists(obj, out, MAX_DEPTH - depth)
             if key is not None:
                 return key
         if depth >= MAX_DEPTH:
@@ -109,7 +109,7 @@ def _flatten_one(obj: Any, out: list[Any], depth: int) -> Key:
     raise _BadInput
 
 
-def _uniform_lists(obj: list[Any], out: list[Any]) -> Key | None:
+def _uniform_lists(obj: list[Any], out: list[Any], levels: int) -> Key | None:
     """A batch of equally shaped lists of floats (or of ints), read level by level in C.
 
     ``X[32][64]`` or images ``X[32][1][8][8]``: each level is checked with one
@@ -118,7 +118,7 @@ def _uniform_lists(obj: list[Any], out: list[Any]) -> Key | None:
     """
     shape = [len(obj)]
     level: list[Any] = obj
-    for _ in range(MAX_DEPTH):
+    for _ in range(levels):
         lengths = set(map(len, level))
         if len(lengths) != 1:
             return None
