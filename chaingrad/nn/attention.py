@@ -526,7 +526,7 @@ def torch_classes() -> dict[str, Any]:
     def norm_module(norm: str, dim: int, bias: bool) -> Any:
         return nn.LayerNorm(dim, bias=bias) if norm == "layernorm" else nn.RMSNorm(dim)
 
-    class TorchTransformerBlock(base):  # type: ignore[misc]
+    class TorchTransformerBlock(base):
         """Pre-norm block: ``x + attn(ln_1(x))`` then ``x + mlp(ln_2(x))`` on (B, T, E)."""
 
         def __init__(
@@ -559,7 +559,7 @@ def torch_classes() -> dict[str, Any]:
             x = x + self.attn(h, h, h, attn_mask=mask, need_weights=False)[0]
             return x + self.mlp(self.ln_2(x))
 
-    class TorchGPT(base):  # type: ignore[misc]
+    class TorchGPT(base):
         """Token + position embeddings, blocks, final norm, lm_head: (B, T) ids -> (B, T, V)."""
 
         def __init__(
