@@ -87,7 +87,8 @@ def _ints(value: Any, n: int, what: str, minimum: int = 1) -> tuple[int, ...]:
     """``value`` as a tuple of ``n`` ints >= ``minimum``: an int is repeated, as in torch."""
     if isinstance(value, (tuple, list)):
         if len(value) != n:
-            raise ValueError(f"{what} must be an int or {n} ints, got {value!r}")
+            wanted = "an (h, w) pair of ints" if n == 2 else "a 1-tuple"
+            raise ValueError(f"{what} must be an int or {wanted}, got {value!r}")
         return tuple(check_int(v, what, minimum) for v in value)
     return (check_int(value, what, minimum),) * n
 
@@ -95,7 +96,9 @@ def _ints(value: Any, n: int, what: str, minimum: int = 1) -> tuple[int, ...]:
 def _conv_padding(padding: Any, n: int, who: str, stride: tuple[int, ...]) -> Padding:
     if isinstance(padding, str):
         if padding not in ("same", "valid"):
-            raise ValueError(f"{who}: padding must be an int, {n} ints, 'same' or 'valid'")
+            raise ValueError(
+                f"{who}: padding must be an int, a tuple, 'same' or 'valid', got {padding!r}"
+            )
         if padding == "same" and stride != (1,) * n:
             raise ValueError(f"{who}: padding='same' needs stride 1, got stride {stride}")
         return padding
