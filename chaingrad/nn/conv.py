@@ -107,10 +107,10 @@ def _conv_padding(padding: Any, n: int, who: str, stride: tuple[int, ...]) -> Pa
 
 def _pads(padding: Padding, kernel: tuple[int, ...]) -> list[tuple[int, int]]:
     """``(before, after)`` zeros per spatial axis; 'same' puts an odd one after, as torch."""
-    if padding == "valid":
-        return [(0, 0) for _ in kernel]
     if padding == "same":
         return [((k - 1) // 2, k - 1 - (k - 1) // 2) for k in kernel]
+    if isinstance(padding, str):  # "valid"
+        return [(0, 0) for _ in kernel]
     return [(p, p) for p in padding]
 
 
