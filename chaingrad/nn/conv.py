@@ -8,7 +8,8 @@ time. A 1-D signal is ``x[c][l]``.
 **Convolution.** ``Conv2d`` slides ``O`` filters over the image. Filter ``o``
 is one ``kh x kw`` kernel per input channel, ``weight[o][c][u][v]``, plus a bias
 ``bias[o]``. With stride ``s`` and zero padding ``p`` (positions outside the
-image read 0), output channel ``o`` at position ``(i, j)`` is::
+image read 0; ``padding="same"`` pads so that the output is as large as the
+input), output channel ``o`` at position ``(i, j)`` is::
 
     y[o][i][j] = bias[o] + sum over c, u, v of  weight[o][c][u][v] * x[c][i*s + u - p][j*s + v - p]
 
@@ -48,9 +49,9 @@ index lists.
 **PyTorch.** ``to_torch()`` gives ``nn.Conv2d``, ``nn.Conv1d``,
 ``nn.MaxPool2d``, ``nn.AvgPool2d``, ``nn.MaxPool1d``, ``nn.AvgPool1d`` and
 ``nn.Flatten(start_dim=0)``; all of them take the same single example, a
-``(C, H, W)`` tensor. For batches, map the exported model over the batch with
-``torch.vmap(model)(xb)`` (or replace the flatten with ``nn.Flatten()``, which
-keeps dimension 0 as the batch).
+``(C, H, W)`` tensor (``(C, L)`` for the 1-D ones). For batches, map the
+exported model over the batch with ``torch.vmap(model)(xb)`` (or replace the
+flatten with ``nn.Flatten()``, which keeps dimension 0 as the batch).
 
 >>> from chaingrad.nn import Conv2d
 >>> conv = Conv2d(1, 2, kernel_size=2, seed=0)
