@@ -357,6 +357,7 @@ TORCH_CASES = [
 ]
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")  # torch's perf note
 @pytest.mark.parametrize("name, make, shape", TORCH_CASES, ids=[c[0] for c in TORCH_CASES])
 def test_every_module_matches_its_torch_twin(name, make, shape):
     pytest.importorskip("torch")
