@@ -398,9 +398,6 @@ class Value:
             parent.grad += local * g
 
 
-_JUST_VALUE = frozenset({Value})
-
-
 def _data_of(x: Any) -> float:
     if isinstance(x, Value):
         return x.data
@@ -524,3 +521,7 @@ class Constant(Value):
     """
 
     __slots__ = ()
+
+
+# Operands of these exact types need no conversion (checked in one C-level pass).
+_JUST_VALUE = frozenset({Value, Constant})

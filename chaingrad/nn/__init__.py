@@ -13,7 +13,8 @@ micrograd's lecture code runs by changing only the import::
 (337, True)
 
 Files: ``module.py`` (Module, state dicts, save/load), ``layers.py`` (Neuron,
-Layer, MLP, Dropout, Sequential), ``init.py`` (seeds, weight initialisers),
+Layer, MLP, Dropout, Sequential), ``conv.py`` (Conv2d, Conv1d, pooling,
+Flatten), ``init.py`` (seeds, weight initialisers),
 ``functional.py`` (activations, losses, penalties), ``optim.py`` (SGD, Adam,
 AdamW, schedules), ``data.py`` (datasets, splits, minibatches), ``train.py``
 (fit, evaluate, predict), ``plot.py`` (loss curve, decision boundary),
@@ -27,6 +28,7 @@ by the functions that need them.
 from . import data, functional, init, optim
 from .activations import LeakyReLU, ReLU, Sigmoid, Tanh
 from .attention import Embedding, LayerNorm, Linear, MultiheadAttention, RMSNorm, TransformerBlock
+from .conv import AvgPool1d, AvgPool2d, Conv1d, Conv2d, Flatten, MaxPool1d, MaxPool2d
 from .gpt import GPT
 from .layers import MLP, Dropout, Layer, Neuron, Sequential
 from .module import Module, StateDictError
@@ -62,4 +64,15 @@ __all__ = [
     "plot_decision_boundary",
     "plot_loss_curve",
     "predict",
+]
+
+# --- convolution and pooling (conv.py) ---
+__all__ += [
+    "AvgPool1d",
+    "AvgPool2d",
+    "Conv1d",
+    "Conv2d",
+    "Flatten",
+    "MaxPool1d",
+    "MaxPool2d",
 ]
