@@ -224,50 +224,67 @@ def _number(x: float) -> str:
     return repr(x)
 
 
-_INDEXED = re.compile(r"^(.*)\[(\d+)\]$")
 _NUMBERED = re.compile(r"^v(\d+)$")
+# name[i] followed by any already-compressed suffix: w[2], w[2][0..2], w[2][0..2][0..2]
+_INDEXED = re.compile(r"^(.*?)\[(\d+)\]((?:\[\d+\.\.\d+\])*)$")
 
 
 def _compress(refs: Sequence[str]) -> list[str]:
-    """Runs of consecutive names as ranges: ``x[0][0], x[0][1]`` -> ``x[0][0..1]``."""
+    """Runs of consecutive names as ranges, innermost index first, then the outer ones.
+
+    ``x[0][0], x[0][1]`` -> ``x[0][0..1]``; ``w[0][0], w[0][1], w[1][0], w[1][1]`` ->
+    ``w[0..1][0..1]``; ``v3, v4, v5`` -> ``v3..v5``.
+    """
+    items = list(refs)
+    while True:
+        merged = _compress_once(items)
+        if len(merged) == len(items):
+            return merged
+        items = merged
+
+
+def _compress_once(refs: list[str]) -> list[str]:
     out: list[str] = []
     i = 0
     while i < len(refs):
         start = _split(refs[i])
         j = i
         if start is not None:
-            base, first, fmt = start
+            key, first, _ = start
             while j + 1 < len(refs):
                 nxt = _split(refs[j + 1])
-                if nxt is None or nxt[0] != base or nxt[1] != first + (j + 1 - i):
+                if nxt is None or nxt[0] != key or nxt[1] != first + (j + 1 - i):
                     break
                 j += 1
-        if j > i and start is not None:
-            base, first, fmt = start
-            out.append(fmt(first, first + j - i))
+        shortest = 3 if start is not None and start[0] == ("v", "") else 2
+        if start is not None and j - i + 1 >= shortest:
+            out.append(start[2](first, first + j - i))
         else:
             out.extend(refs[i : j + 1])
         i = j + 1
     return out
 
 
-def _split(ref: str) -> tuple[str, int, Callable[[int, int], str]] | None:
+def _split(ref: str) -> tuple[tuple[str, str], int, Callable[[int, int], str]] | None:
+    """(what must match for a run, the index that counts, how a run is written)."""
     match = _NUMBERED.match(ref)
     if match:
-        return "v", int(match.group(1)), lambda a, b: f"v{a}..v{b}"
+        return ("v", ""), int(match.group(1)), lambda a, b: f"v{a}..v{b}"
     match = _INDEXED.match(ref)
     if match:
-        base = match.group(1)
-        return base, int(match.group(2)), lambda a, b: f"{base}[{a}..{b}]"
+        base, suffix = match.group(1), match.group(3)
+        return (base, suffix), int(match.group(2)), lambda a, b: f"{base}[{a}..{b}]{suffix}"
     return None
 
 
 def parameter_names(params: Sequence[Value], named: dict[Value, str] | None) -> list[str]:
-    """Display names: a Module's dotted names (``w.3`` shown as ``w[3]``), labels, or ``p<k>``."""
+    """Display names: a Module's dotted names with list indices in brackets (``weight.0.2``
+    shown as ``weight[0][2]``), labels, or ``p<k>``."""
     names = []
     for k, p in enumerate(params):
         name = (named or {}).get(p) or p.label or f"p{k}"
-        names.append(re.sub(r"\.(\d+)$", r"[\1]", name))
+        head, indices = re.match(r"^(.*?)((?:\.\d+)*)$", name).groups()  # type: ignore[union-attr]
+        names.append(head + "".join(f"[{i}]" for i in indices.split(".")[1:]))
     return names
 
 

@@ -10,7 +10,7 @@ import random
 
 import pytest
 
-from chaingrad.nn import GPT
+from chaingrad.nn import GPT, Conv2d, Flatten, Layer, MaxPool2d, ReLU, Sequential
 from chaingrad.nn import functional as F
 
 from .helpers import assert_compiled_matches_eager
@@ -37,3 +37,34 @@ def test_gpt_on_sequences_of_different_lengths(backend):
     )
     assert len(step.programs) == 3
     assert model.blocks[0].attn.attention_weights  # the eager calls still record them
+
+
+@pytest.mark.parametrize("padding", [0, 1])
+def test_cnn_with_max_pooling_and_labels_changing(backend, padding):
+    rng = random.Random(1)
+    side = 8 if padding == 0 else 6
+    pooled = ((side + 2 * padding - 2) // 2) ** 2 * 4
+    model = Sequential(
+        Conv2d(1, 4, 3, padding=padding, seed=0),
+        ReLU(),
+        MaxPool2d(2),
+        Flatten(),
+        Layer(pooled, 10, nonlin=False, seed=0),
+    )
+
+    def loss_fn(images, labels):
+        return F.cross_entropy([model(x) for x in images], labels)
+
+    batches = [
+        (
+            [[[[rng.gauss(0, 1) for _ in range(side)] for _ in range(side)]] for _ in range(3)],
+            [rng.randrange(10) for _ in range(3)],
+        )
+        for _ in range(4)
+    ]
+    step = assert_compiled_matches_eager(
+        loss_fn, model.parameters(), batches, backend, module=model
+    )
+    assert step.program.num_params == model.num_parameters()  # the padding zero is no parameter
+    if backend == "numpy":
+        assert "np.matmul" in step.source  # the convolution ran as one matrix product (im2col)
