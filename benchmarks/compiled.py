@@ -274,6 +274,56 @@ def digits_contenders(backends: list[str], have_torch: bool) -> list[Contender]:
     return contenders
 
 
+def cnn_contenders(backends: list[str], have_torch: bool) -> list[Contender]:
+    from chaingrad.nn import Conv2d, Flatten, Layer, MaxPool2d, ReLU, Sequential
+
+    batches = [
+        ([[[x[8 * r : 8 * r + 8] for r in range(8)]] for x in X], y) for X, y in digits_batches()
+    ]
+
+    def model() -> Any:
+        return Sequential(
+            Conv2d(1, 4, 3, seed=0),
+            ReLU(),
+            MaxPool2d(2),
+            Flatten(),
+            Layer(36, 10, nonlin=False, seed=0),
+        )
+
+    def loss_fn_for(m: Any) -> Callable[..., Any]:
+        def loss_fn(X: Any, y: Any) -> Any:
+            return F.cross_entropy([m(x) for x in X], y)
+
+        return loss_fn
+
+    contenders = [
+        Contender(
+            "chaingrad " + ("eager" if backend == "eager" else f"jit {backend}"),
+            lambda b=backend: _chaingrad(model, loss_fn_for, batches, 0.1, b),
+        )
+        for backend in ["eager", *backends]
+    ]
+    if have_torch:
+
+        def make_torch() -> Step:
+            import torch
+
+            net = model().to_torch()
+            net[3] = torch.nn.Flatten()  # keep dimension 0 as the batch
+            data = [
+                (torch.tensor(X, dtype=torch.float64), torch.tensor(y, dtype=torch.long))
+                for X, y in batches
+            ]
+
+            def loss(logits: Any, targets: Any, net: Any) -> Any:
+                return torch.nn.functional.cross_entropy(logits, targets)
+
+            return torch_step(net, loss, data, 0.1)
+
+        contenders.append(Contender("torch float64 (1 thread)", make_torch))
+    return contenders
+
+
 def gpt_contenders(backends: list[str], have_torch: bool) -> list[Contender]:
     from chaingrad.nn import GPT
     from chaingrad.nn.data import CharTokenizer, load_names
@@ -364,6 +414,7 @@ def gpt_contenders(backends: list[str], have_torch: bool) -> list[Contender]:
 WORKLOADS: dict[str, Callable[[list[str], bool], list[Contender]]] = {
     "moons": moons_contenders,
     "digits": digits_contenders,
+    "cnn": cnn_contenders,
     "gpt": gpt_contenders,
 }
 
