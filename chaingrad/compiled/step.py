@@ -200,14 +200,10 @@ class Step:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         numbers, key = _inputs.flatten(args, kwargs, self._arg_names)
-        compiled = None
-        for candidate in self._cache.get(key, ()):
-            if candidate.holds():
-                compiled = candidate
-                break
+        compiled = self._lookup(key)
         if compiled is None:
-            with self._lock:
-                compiled = self._trace(numbers, key)
+            with self._lock:  # one trace per structure, even when threads race to it
+                compiled = self._lookup(key) or self._trace(numbers, key)
         self._last = compiled
         if self._fused is not None:
             loss, aux = compiled.run_fused(numbers, self._fused)
@@ -220,6 +216,13 @@ class Step:
         if compiled.program.aux_structure is None:
             return loss
         return loss, _inputs.fill(compiled.program.aux_structure, list(aux))
+
+    def _lookup(self, key: Any) -> _Compiled | None:
+        """The compiled program for this structure whose guards hold, if traced already."""
+        for candidate in self._cache.get(key, ()):
+            if candidate.holds():
+                return candidate
+        return None
 
     # --- tracing --------------------------------------------------------------------
 
