@@ -3,7 +3,7 @@
 Workloads (the model, the batch, the loss, the update):
 
 * ``moons``  -- micrograd's demo step: MLP 2-16-16-1 on 100 points, hinge loss
-  + 1e-4 L2, SGD (lr 0.05);
+  + 1e-4 L2, SGD at the demo's first learning rate, 1.0;
 * ``digits`` -- MLP 64-16-10 on minibatches of 32 of sklearn's digits,
   cross-entropy, SGD (lr 0.1);
 * ``cnn``    -- Conv2d(1, 4, 3) -> ReLU -> MaxPool2d(2) -> Flatten -> Linear(36, 10)
@@ -89,39 +89,27 @@ class Contender:
 
 
 def micrograd_moons(X: list[list[float]], y: list[int], weights: dict[str, Any]) -> Step:
-    import micrograd.engine
+    """micrograd's MLP with ``weights``, stepped by its demo loop (from benchmarks/train.py)."""
     import micrograd.nn
+    from train import micrograd_step  # this folder's script: the loop of micrograd's demo
 
-    Value = micrograd.engine.Value
     model = micrograd.nn.MLP(2, [16, 16, 1])
     for i, layer in enumerate(model.layers):
         for j, neuron in enumerate(layer.neurons):
             for w, data in zip(neuron.w, weights[f"layers.{i}.neurons.{j}.w"]):
                 w.data = data
             neuron.b.data = weights[f"layers.{i}.neurons.{j}.b"]
-
-    def step() -> float:
-        # The loop of micrograd's demo notebook.
-        inputs = [list(map(Value, xrow)) for xrow in X]
-        scores = list(map(model, inputs))
-        losses = [(1 + -yi * scorei).relu() for yi, scorei in zip(y, scores)]
-        data_loss = sum(losses) * (1.0 / len(losses))
-        reg_loss = 1e-4 * sum(p * p for p in model.parameters())
-        total_loss = data_loss + reg_loss
-        model.zero_grad()
-        total_loss.backward()
-        for p in model.parameters():
-            p.data -= 0.05 * p.grad
-        return total_loss.data
-
-    return step
+    return lambda: micrograd_step(model, X, y, 0)  # k = 0: the demo's first rate, 1.0
 
 
 def chaingrad_step(
-    model: Any, loss_fn: Callable[..., Any], batches: list[tuple[Any, ...]], lr: float, backend: str
+    model: Any,
+    loss_fn: Callable[..., Any],
+    batches: list[tuple[Any, ...]],
+    optimizer: Any,
+    backend: str,
 ) -> Step:
-    """Eager (backend="eager") or compiled steps of ``loss_fn`` over ``batches``, with SGD."""
-    optimizer = SGD(model, lr=lr)
+    """Eager (backend="eager") or compiled steps of ``loss_fn`` over ``batches``."""
     batch_iter = iter(_cycle(batches))
     if backend == "eager":
 
@@ -200,7 +188,7 @@ def moons_contenders(backends: list[str], have_torch: bool) -> list[Contender]:
         contenders.append(
             Contender(
                 "chaingrad " + ("eager" if backend == "eager" else f"jit {backend}"),
-                lambda b=backend: _chaingrad(model, loss_fn_for, [(X, y)], 0.05, b),
+                lambda b=backend: _chaingrad(model, loss_fn_for, [(X, y)], 1.0, b),
             )
         )
     if have_torch:
@@ -215,7 +203,7 @@ def moons_contenders(backends: list[str], have_torch: bool) -> list[Contender]:
                 hinge = torch.relu(1 - targets * scores[:, 0]).mean()
                 return hinge + 1e-4 * sum((p * p).sum() for p in net.parameters())
 
-            return torch_step(net, loss, data, 0.05)
+            return torch_step(net, loss, data, 1.0)
 
         contenders.append(Contender("torch float64 (1 thread)", make_torch))
     return contenders
@@ -225,7 +213,7 @@ def _chaingrad(
     model: Callable[[], Any], loss_for: Callable[[Any], Any], batches: Any, lr: float, backend: str
 ) -> Step:
     m = model()
-    return chaingrad_step(m, loss_for(m), batches, lr, backend)
+    return chaingrad_step(m, loss_for(m), batches, SGD(m, lr=lr), backend)
 
 
 def _torch_mlp(model: MLP) -> Any:
@@ -341,40 +329,12 @@ def gpt_contenders(backends: list[str], have_torch: bool) -> list[Contender]:
 
     def make(backend: str) -> Step:
         m = model()
-        optimizer = Adam(m, lr=0.01, betas=(0.85, 0.99))
-        batch_iter = iter(_cycle(batches))
 
         def loss_fn(ids: Any) -> Any:
             return F.cross_entropy(m(ids[:-1]), ids[1:])
 
-        if backend == "eager":
-
-            def eager() -> float:
-                loss = loss_fn(*next(batch_iter))
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                return loss.data
-
-            return eager
-        if backend.startswith("numpy fused"):
-            fused = jit(
-                loss_fn,
-                params=m,
-                optimizer=optimizer,
-                sync=backend == "numpy fused",
-                backend="numpy",
-            )
-            return lambda: fused(*next(batch_iter))
-        compiled = jit(loss_fn, params=m, backend=backend)
-
-        def compiled_step() -> float:
-            optimizer.zero_grad()
-            loss = compiled(*next(batch_iter))
-            optimizer.step()
-            return loss
-
-        return compiled_step
+        optimizer = Adam(m, lr=0.01, betas=(0.85, 0.99))
+        return chaingrad_step(m, loss_fn, batches, optimizer, backend)
 
     contenders = [
         Contender(

@@ -426,6 +426,18 @@ class NumpyBackend:
             self._emit_generic(op, nodes, start)
         return start + size
 
+    def _slots(self, nodes: list[int], first: int = 0, stop: int | None = None) -> Any:
+        """The V slots of parents ``first:stop`` of each member: one row per member."""
+        parents = self.program.parents
+        return np.array(
+            [[self.slot[p] for p in parents[i][first:stop]] for i in nodes], dtype=np.int64
+        )
+
+    def _needs(self, nodes: list[int], first: int = 0, stop: int | None = None) -> bool:
+        """Does any member's parent in ``first:stop`` need a gradient?"""
+        parents = self.program.parents
+        return any(self.needed[p] for i in nodes for p in parents[i][first:stop])
+
     def _operand_slots(self, nodes: list[int], j: int) -> np.ndarray:
         parents = self.program.parents
         return np.array([self.slot[parents[i][j]] for i in nodes], dtype=np.int64)
@@ -482,7 +494,7 @@ class NumpyBackend:
         if any(self.needed[i] for i in nodes):
             g = self._read_gy(g_id, back, start, size, shape)
             for j, gather in enumerate(gathers):
-                if not any(self.needed[program.parents[i][j]] for i in nodes):
+                if not self._needs(nodes, j, j + 1):
                     continue
                 term = grads[j].format(**names, y=y, g=g)
                 self._hand_over(g_id, j, gather)
@@ -497,9 +509,7 @@ class NumpyBackend:
         size = len(nodes)
         arity = len(program.parents[nodes[0]])
         first = 1 if op.name == "take" else 0
-        matrix = np.array(
-            [[self.slot[p] for p in program.parents[i][first:]] for i in nodes], dtype=np.int64
-        )
+        matrix = self._slots(nodes, first)
         gather = _Gather(code, matrix, matrix.shape, broadcast=False)
         x = f"a{g_id}"
         y = f"y{g_id}"
@@ -619,12 +629,10 @@ class NumpyBackend:
                 back.append(f"{g} = np.zeros({n_x * n_w})")
                 back.append(f"{g}[{code.array('SEL', cells)}] = GR[{start}:{start + size}]")
                 back.append(f"{g} = {g}.reshape({n_x}, {n_w})")
-            w_needed = any(self.needed[p] for i in nodes for p in program.parents[i][:n])
-            x_needed = any(self.needed[p] for i in nodes for p in program.parents[i][n:])
-            if w_needed:
+            if self._needs(nodes, 0, n):
                 self._hand_over(g_id, 0, W)
                 W.add_grad(f"{g}.T @ {xn}", back)
-            if x_needed:
+            if self._needs(nodes, n):
                 self._hand_over(g_id, 1, X)
                 X.add_grad(f"{g} @ {wn}", back)
         code.backward.append(back)
@@ -639,9 +647,8 @@ class NumpyBackend:
         for k, node in enumerate(nodes):
             self.slot[node] = start + k
         size = len(nodes)
-        slots = np.array([[self.slot[p] for p in program.parents[i]] for i in nodes])
-        W = _Gather(code, slots[:, :n].copy(), (size, n), broadcast=False)
-        X = _Gather(code, slots[:, n:].copy(), (size, n), broadcast=False)
+        W = _Gather(code, self._slots(nodes, 0, n), (size, n), broadcast=False)
+        X = _Gather(code, self._slots(nodes, n), (size, n), broadcast=False)
         wn, xn, y = f"w{g_id}", f"x{g_id}", f"y{g_id}"
         f = code.forward
         f.append(f"{wn} = {W.read()}")
@@ -651,9 +658,9 @@ class NumpyBackend:
         back: list[str] = []
         if any(self.needed[i] for i in nodes):
             g = self._read_gy(g_id, back, start, size, (size,))
-            if any(self.needed[p] for i in nodes for p in program.parents[i][:n]):
+            if self._needs(nodes, 0, n):
                 W.add_grad(f"{xn} * {g}[:, None]", back)
-            if any(self.needed[p] for i in nodes for p in program.parents[i][n:]):
+            if self._needs(nodes, n):
                 X.add_grad(f"{wn} * {g}[:, None]", back)
         code.backward.append(back)
         return start + size
@@ -665,7 +672,7 @@ class NumpyBackend:
         g_id = len(code.backward)
         size = len(nodes)
         arity = len(program.parents[nodes[0]])
-        matrix = np.array([[self.slot[p] for p in program.parents[i]] for i in nodes])
+        matrix = self._slots(nodes)
         gather = _Gather(code, matrix, matrix.shape, broadcast=False)
         fn = code.array("F", op.forward)
         x, y, local = f"a{g_id}", f"y{g_id}", f"L{g_id}"
