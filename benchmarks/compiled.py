@@ -196,7 +196,7 @@ def moons_contenders(backends: list[str], have_torch: bool) -> list[Contender]:
         def make_torch() -> Step:
             import torch
 
-            net = _torch_mlp(model())
+            net = model().to_torch()
             data = [(torch.tensor(X, dtype=torch.float64), torch.tensor(y, dtype=torch.float64))]
 
             def loss(scores: Any, targets: Any, net: Any) -> Any:
@@ -216,20 +216,17 @@ def _chaingrad(
     return chaingrad_step(m, loss_for(m), batches, SGD(m, lr=lr), backend)
 
 
-def _torch_mlp(model: MLP) -> Any:
-    return model.to_torch()
+def classifier_contenders(
+    make_model: Callable[[], Any],
+    batches: list[tuple[Any, Any]],
+    backends: list[str],
+    have_torch: bool,
+    batched_torch: Callable[[Any], Any] = lambda net: net,
+) -> list[Contender]:
+    """Cross-entropy on labelled batches with SGD (lr 0.1), every contender from the
+    same weights; ``batched_torch`` adapts the exported model to a batch dimension."""
 
-
-def digits_contenders(backends: list[str], have_torch: bool) -> list[Contender]:
-    batches = digits_batches()
-    weights = MLP(64, [16, 10], seed=0).state_dict()
-
-    def model() -> MLP:
-        m = MLP(64, [16, 10], seed=0)
-        m.load_state_dict(weights)
-        return m
-
-    def loss_fn_for(m: MLP) -> Callable[..., Any]:
+    def loss_fn_for(m: Any) -> Callable[..., Any]:
         def loss_fn(X: Any, y: Any) -> Any:
             return F.cross_entropy([m(x) for x in X], y)
 
@@ -238,7 +235,7 @@ def digits_contenders(backends: list[str], have_torch: bool) -> list[Contender]:
     contenders = [
         Contender(
             "chaingrad " + ("eager" if backend == "eager" else f"jit {backend}"),
-            lambda b=backend: _chaingrad(model, loss_fn_for, batches, 0.1, b),
+            lambda b=backend: _chaingrad(make_model, loss_fn_for, batches, 0.1, b),
         )
         for backend in ["eager", *backends]
     ]
@@ -247,7 +244,7 @@ def digits_contenders(backends: list[str], have_torch: bool) -> list[Contender]:
         def make_torch() -> Step:
             import torch
 
-            net = _torch_mlp(model())
+            net = batched_torch(make_model().to_torch())
             data = [
                 (torch.tensor(X, dtype=torch.float64), torch.tensor(y, dtype=torch.long))
                 for X, y in batches
@@ -260,6 +257,17 @@ def digits_contenders(backends: list[str], have_torch: bool) -> list[Contender]:
 
         contenders.append(Contender("torch float64 (1 thread)", make_torch))
     return contenders
+
+
+def digits_contenders(backends: list[str], have_torch: bool) -> list[Contender]:
+    weights = MLP(64, [16, 10], seed=0).state_dict()
+
+    def model() -> MLP:
+        m = MLP(64, [16, 10], seed=0)
+        m.load_state_dict(weights)
+        return m
+
+    return classifier_contenders(model, digits_batches(), backends, have_torch)
 
 
 def cnn_contenders(backends: list[str], have_torch: bool) -> list[Contender]:
@@ -278,38 +286,13 @@ def cnn_contenders(backends: list[str], have_torch: bool) -> list[Contender]:
             Layer(36, 10, nonlin=False, seed=0),
         )
 
-    def loss_fn_for(m: Any) -> Callable[..., Any]:
-        def loss_fn(X: Any, y: Any) -> Any:
-            return F.cross_entropy([m(x) for x in X], y)
+    def batched(net: Any) -> Any:
+        import torch
 
-        return loss_fn
+        net[3] = torch.nn.Flatten()  # keep dimension 0 as the batch
+        return net
 
-    contenders = [
-        Contender(
-            "chaingrad " + ("eager" if backend == "eager" else f"jit {backend}"),
-            lambda b=backend: _chaingrad(model, loss_fn_for, batches, 0.1, b),
-        )
-        for backend in ["eager", *backends]
-    ]
-    if have_torch:
-
-        def make_torch() -> Step:
-            import torch
-
-            net = model().to_torch()
-            net[3] = torch.nn.Flatten()  # keep dimension 0 as the batch
-            data = [
-                (torch.tensor(X, dtype=torch.float64), torch.tensor(y, dtype=torch.long))
-                for X, y in batches
-            ]
-
-            def loss(logits: Any, targets: Any, net: Any) -> Any:
-                return torch.nn.functional.cross_entropy(logits, targets)
-
-            return torch_step(net, loss, data, 0.1)
-
-        contenders.append(Contender("torch float64 (1 thread)", make_torch))
-    return contenders
+    return classifier_contenders(model, batches, backends, have_torch, batched)
 
 
 def gpt_contenders(backends: list[str], have_torch: bool) -> list[Contender]:
