@@ -173,7 +173,6 @@ class Step:
             raise ImportError("chaingrad.jit(backend='numpy') needs numpy: pip install numpy")
         self.fn = fn
         self.backend = backend
-        self._module = params if _is_module(params) else None
         self._params, self._names = _declared_params(params)
         self._arg_names = _argument_names(fn)
         self._cache: dict[Any, list[_Compiled]] = {}
