@@ -32,6 +32,7 @@ backend, which raises the engine's own error or gives its exact result.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -230,7 +231,7 @@ class _Gather:
                 out.append(f"{view} += {contribution}")
             return
         if self.kind == "scalar":
-            out.append(f"GR[{self.start}] += np.sum({whole})")
+            out.append(f"GR[{self.start}] += {whole}.sum()")
             return
         if self.kind in ("row", "column"):
             row = self.row
@@ -277,12 +278,22 @@ class NumpyBackend:
         }
         exec(compile(self.source, f"<chaingrad.jit numpy {program.signature}>", "exec"), namespace)
         self._run = namespace["run"]
+        # Each thread reuses its own V and GR: every op slot of V is written by every call
+        # (and the constants never change), so V needs no reset; GR is zeroed per call.
+        self._buffers = threading.local()
 
     def run(
         self, params: list[float], inputs: list[float], randoms: list[float]
     ) -> tuple[float, Any, tuple[float, ...]]:
+        buffers = self._buffers
+        V = getattr(buffers, "V", None)
+        if V is None:
+            V = buffers.V = self.base.copy()
+            buffers.GR = np.empty(V.size)
         with np.errstate(over="raise", divide="raise", invalid="raise", under="ignore"):
-            result: tuple[float, Any, tuple[float, ...]] = self._run(params, inputs, randoms)
+            result: tuple[float, Any, tuple[float, ...]] = self._run(
+                params, inputs, randoms, V, buffers.GR
+            )
         return result
 
     # --- grouping ---------------------------------------------------------------------
@@ -378,7 +389,7 @@ class NumpyBackend:
         next_slot = n_leaves
         for op, nodes in self.groups:
             next_slot = self._emit_group(op, nodes, next_slot)
-        header = ["def run(P, X, R):", "    V = BASE.copy()"]
+        header = ["def run(P, X, R, V, GR):"]
         if program.num_params:
             if self.param_slots == list(range(program.num_params)):
                 header.append(f"    V[0:{program.num_params}] = P")
@@ -392,7 +403,7 @@ class NumpyBackend:
         if randoms:
             header.append(f"    V[{randoms[0]}:{randoms[-1] + 1}] = R")
         body = ["    " + line for line in lines]
-        back = ["    GR = np.zeros(V.size)"]
+        back = ["    GR.fill(0.0)"]
         out_slot = self.slot[program.output]
         if self.needed[program.output]:
             back.append(f"    GR[{out_slot}] = 1.0")
@@ -402,9 +413,9 @@ class NumpyBackend:
         if not program.num_params:
             grads = "[]"
         elif "PSLOTS" in code.arrays:
-            grads = "GR[PSLOTS]"
+            grads = "GR[PSLOTS]"  # a fancy index: a copy
         else:
-            grads = f"GR[0:{program.num_params}]"
+            grads = f"GR[0:{program.num_params}].copy()"  # GR is reused by the next call
         tail = [f"    return float(V[{out_slot}]), {grads}, ({aux})"]
         return "\n".join(header + body + back + tail) + "\n"
 

@@ -302,7 +302,7 @@ def test_program_and_source_are_readable(backend):
     listing = str(step.program)
     assert listing.splitlines()[0] == "program(x: float, y: float) -> v3"
     assert "v0 = mul(w, x)" in listing and "v3 = tanh(v2)" in listing
-    assert "def run(P, X, R):" in step.source
+    assert step.source.startswith("def run(P, X, R")
     assert "1 traced" in repr(step)
 
 
