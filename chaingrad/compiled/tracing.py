@@ -31,6 +31,7 @@ chaingrad.jit: cannot trace float(v) (a Value turned into a Python number) at <d
 from __future__ import annotations
 
 import contextvars
+import importlib
 import linecache
 import os
 import sys
@@ -52,7 +53,8 @@ class TracingError(RuntimeError):
     number inside a Value (``v.data``, ``float(v)``, ``bool(v)``, ``v < w``,
     ``int(v)``, ``round(v)``, indexing with a Value), that writes ``.data`` or
     ``.grad``, that runs ``backward()``/``grad()`` or ``no_grad()`` inside the
-    step, or that uses a Value computed outside the step. Each of these would
+    step, that draws from Python's (or numpy's) global random generator, or that
+    uses a Value computed outside the step. Each of these would
     make the replayed program silently use the numbers of the traced call.
     """
 
@@ -336,6 +338,81 @@ _GUARDED_METHODS = {
 }
 _ORIGINAL_METHODS = {name: Value.__dict__.get(name) for name in _GUARDED_METHODS}
 
+# Python's global random generators: a number drawn while tracing would be replayed
+# as a constant (the same "random" augmentation at every step), so drawing is refused.
+_RANDOM_FUNCTIONS = {
+    "random": (
+        "random",
+        "uniform",
+        "gauss",
+        "normalvariate",
+        "randint",
+        "randrange",
+        "choice",
+        "choices",
+        "shuffle",
+        "sample",
+        "betavariate",
+        "expovariate",
+    ),
+    "numpy.random": (
+        "rand",
+        "randn",
+        "random",
+        "random_sample",
+        "uniform",
+        "normal",
+        "randint",
+        "choice",
+        "shuffle",
+        "permutation",
+        "standard_normal",
+    ),
+}
+_RANDOM_ADVICE = (
+    "A random number drawn while tracing becomes a constant of the program: every replay "
+    "would reuse it. Draw it outside the jitted function and pass it in as an argument "
+    "(arguments are inputs, new at every call); Dropout's masks are redrawn by the "
+    "compiled step itself."
+)
+
+
+def _refusing(module: str, name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+    def draw(*args: Any, **kwargs: Any) -> Any:
+        if _active.get() is not None:
+            raise _refuse(f"{module}.{name}() (a random number drawn once)", 1, _RANDOM_ADVICE)
+        return original(*args, **kwargs)
+
+    draw.__name__ = getattr(original, "__name__", name)
+    draw.__doc__ = getattr(original, "__doc__", None)
+    draw.__wrapped__ = original  # type: ignore[attr-defined]
+    return draw
+
+
+_patched_random: list[tuple[Any, str, Any]] = []
+
+
+def _guard_random() -> None:
+    for module_name, names in _RANDOM_FUNCTIONS.items():
+        package = module_name.split(".")[0]
+        if package not in sys.modules:
+            continue  # numpy not in use: nothing of it to guard
+        # numpy imports numpy.random lazily, on first use: import it now, so the guard
+        # is in place before the traced code reaches for it.
+        module = importlib.import_module(module_name)
+        for name in names:
+            original = getattr(module, name, None)
+            if original is not None:
+                _patched_random.append((module, name, original))
+                setattr(module, name, _refusing(module_name, name, original))
+
+
+def _unguard_random() -> None:
+    while _patched_random:
+        module, name, original = _patched_random.pop()
+        setattr(module, name, original)
+
+
 _install_lock = threading.Lock()
 _installs = 0
 
@@ -346,6 +423,7 @@ def _install() -> None:
         if _installs == 0:
             for name, replacement in {**_GUARDED_SLOTS, **_GUARDED_METHODS}.items():
                 setattr(Value, name, replacement)
+            _guard_random()
         _installs += 1
 
 
@@ -362,6 +440,7 @@ def _uninstall() -> None:
                     delattr(Value, name)
                 else:
                     setattr(Value, name, original)
+            _unguard_random()
 
 
 @contextmanager

@@ -185,3 +185,22 @@ def test_printing_and_max_of_are_fine_while_tracing(capsys):
     assert compiled(3.0) == 1.5
     assert compiled(-3.0) == 0.5
     assert capsys.readouterr().out.count("Value(") == 1
+
+
+def test_drawing_from_global_random_generators_is_refused():
+    import random
+
+    def jitter(x):
+        return w * (x + random.gauss(0.0, 0.1))  # the offending line
+
+    message = _trace_error(jitter, 1.0)
+    assert "random.gauss()" in message and "random.gauss(0.0, 0.1)" in message
+    assert 0.0 <= random.random() < 1.0  # restored after the trace
+
+    np = pytest.importorskip("numpy")
+
+    def noise(x):
+        return w * (x + float(np.random.uniform()))  # the offending line
+
+    assert "numpy.random.uniform()" in _trace_error(noise, 1.0)
+    assert np.random.uniform() < 1.0
