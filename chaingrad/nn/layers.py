@@ -15,13 +15,14 @@ without ``seed`` every model starts from ``DEFAULT_SEED``, reproducibly.
 
 from __future__ import annotations
 
+import numbers
 import random
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from chaingrad.engine import Value, dot
 
-from ._checks import check_int
+from ._checks import as_value_array, check_int
 from .init import Initializer, Seed, get_initializer, make_rng
 from .module import Module, prefixed
 
@@ -41,13 +42,35 @@ def _check_activation(activation: str) -> str:
     return activation
 
 
+_JUST_VALUES = frozenset({Value})
+_VALUES_AND_NUMBERS = frozenset({Value, float, int})
+
+
 def _as_values(x: Any, nin: int, who: str) -> list[Value]:
-    """The inputs as Values (numbers become leaves once, not once per neuron)."""
-    if isinstance(x, Value) or not isinstance(x, Sequence):
-        x = [x]  # a single number is a one-input sample, as in micrograd's MLP(1, ...)
+    """The inputs as Values (numbers become leaves once, not once per neuron).
+
+    A list or tuple, a NumPy array (or anything with ``tolist``), or a single
+    number for a one-input unit, as in micrograd's ``MLP(1, ...)``.
+    """
+    if (type(x) is list or type(x) is tuple) and len(x) == nin:
+        kinds = set(map(type, x))  # one C-level pass decides the common cases
+        if kinds <= _JUST_VALUES and type(x) is list:
+            return x  # a layer's output feeding the next layer: nothing to convert
+        if kinds <= _VALUES_AND_NUMBERS:
+            return [v if type(v) is Value else Value(v) for v in x]
+    if hasattr(x, "tolist") and not isinstance(x, Value):
+        x = x.tolist()  # a NumPy array (a 0-d one gives a number)
+    if isinstance(x, (Value, numbers.Real)):
+        x = [x]
+    if isinstance(x, (str, bytes)) or not isinstance(x, Sequence):
+        shown = repr(x) if len(repr(x)) <= 40 else repr(x)[:37] + "..."
+        raise ValueError(
+            f"{who} expects a list of {nin} inputs (or a NumPy array), "
+            f"got {type(x).__name__} {shown}"
+        )
     if len(x) != nin:
         raise ValueError(f"{who} expects {nin} inputs, got {len(x)}")
-    return [v if type(v) is Value else Value(v) for v in x]
+    return as_value_array(x, (nin,), who, "x[i]")
 
 
 class Neuron(Module):
@@ -92,6 +115,8 @@ class Neuron(Module):
         return self.activation != "linear"
 
     def forward(self, x: Sequence[Value | float]) -> Value:
+        if type(x) is not list or len(x) != len(self.w):
+            x = _as_values(x, len(self.w), "Neuron")  # a Layer passes a checked list
         act = dot(self.w, x) + self.b
         apply = self._apply
         return act if apply is None else apply(act)
