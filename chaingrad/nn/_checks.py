@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections import deque
 from collections.abc import Sequence
@@ -76,10 +77,25 @@ def _as_value(v: Any, who: str, axes: str) -> Value:
     raise ValueError(f"{who} expects {axes} to hold numbers or Values, got {_describe(v)}")
 
 
+def short_repr(item: Any, limit: int = 40) -> str:
+    """``repr(item)`` on one line and cut at ``limit`` characters, for error messages.
+
+    >>> short_repr("x" * 100), short_repr(10**5000)
+    ("'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...", 'an integer of 5001 digits')
+    """
+    if isinstance(item, int) and not isinstance(item, bool) and item.bit_length() > 128:
+        # Python refuses to print an int of more than 4,300 digits (and it is slow).
+        magnitude = abs(item)
+        digits = int((magnitude.bit_length() - 1) * math.log10(2)) + 1
+        if 10**digits <= magnitude:
+            digits += 1
+        return f"an integer of {digits} digits"
+    shown = " ".join(repr(item).split())  # a module's repr spans lines; a message must not
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
+
+
 def _describe(item: Any) -> str:
+    """``type repr`` on one line, cut at 40 characters, for error messages."""
     if isinstance(item, Value):
         return "a Value"
-    shown = repr(item)
-    if len(shown) > 40:
-        shown = shown[:37] + "..."
-    return f"{type(item).__name__} {shown}"
+    return f"{type(item).__name__} {short_repr(item)}"
