@@ -22,7 +22,8 @@ from typing import Any
 
 from chaingrad.engine import Value, dot
 
-from ._checks import as_value_array, check_int
+from ._checks import _describe, as_value_array, check_int
+from ._memory import BYTES_PER_VALUE, check_memory
 from .init import Initializer, Seed, get_initializer, make_rng
 from .module import Module, prefixed
 
@@ -40,6 +41,12 @@ def _check_activation(activation: str) -> str:
     if activation not in ACTIVATIONS:
         raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}")
     return activation
+
+
+def _check_parameters(who: str, sizes: Sequence[int]) -> None:
+    """A MemoryError before building, if the weights of these layer sizes cannot fit."""
+    count = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+    check_memory(who, count * BYTES_PER_VALUE, f"{count:,} parameters")
 
 
 _JUST_VALUES = frozenset({Value})
@@ -63,10 +70,8 @@ def _as_values(x: Any, nin: int, who: str) -> list[Value]:
     if isinstance(x, (Value, numbers.Real)):
         x = [x]
     if isinstance(x, (str, bytes)) or not isinstance(x, Sequence):
-        shown = repr(x) if len(repr(x)) <= 40 else repr(x)[:37] + "..."
         raise ValueError(
-            f"{who} expects a list of {nin} inputs (or a NumPy array), "
-            f"got {type(x).__name__} {shown}"
+            f"{who} expects a list of {nin} inputs (or a NumPy array), got {_describe(x)}"
         )
     if len(x) != nin:
         raise ValueError(f"{who} expects {nin} inputs, got {len(x)}")
@@ -100,6 +105,7 @@ class Neuron(Module):
         fan_out: int = 1,
     ) -> None:
         nin = check_int(nin, "Neuron: nin")
+        check_memory("Neuron", (nin + 1) * BYTES_PER_VALUE, f"{nin + 1:,} parameters")
         if activation is None:
             activation = "relu" if nonlin else "linear"
         self.activation = _check_activation(activation)
@@ -146,6 +152,7 @@ class Layer(Module):
     def __init__(self, nin: int, nout: int, *, seed: Seed = None, **kwargs: Any) -> None:
         nin = check_int(nin, "Layer: nin")
         nout = check_int(nout, "Layer: nout")
+        _check_parameters("Layer", [nin, nout])
         rng = make_rng(seed)
         self.neurons = [Neuron(nin, seed=rng, fan_out=nout, **kwargs) for _ in range(nout)]
 
@@ -218,10 +225,13 @@ class MLP(Module):
         nin = check_int(nin, "MLP: nin")
         if isinstance(nouts, int) or not isinstance(nouts, Sequence) or not nouts:
             raise ValueError(f"MLP: nouts must be a non-empty list of layer sizes, got {nouts!r}")
+        for i, nout in enumerate(nouts):
+            check_int(nout, f"MLP: nouts[{i}]")
         _check_activation(activation)
         _check_activation(output_activation)
         rng = make_rng(seed)
         sizes = [nin, *nouts]
+        _check_parameters("MLP", sizes)
         last = len(nouts) - 1
         self.layers = [
             Layer(
