@@ -97,9 +97,13 @@ def write_atomically(path: str | os.PathLike[str], data: bytes) -> None:
         f"{_temp_prefix(name)}{os.getpid()}-{_host_tag()}-{secrets.token_hex(4)}{_SUFFIX}",
     )
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-    # 0o666 before the umask: the mode a plain open() gives, read from no global state
-    # (changing the umask to read it would race with other threads creating files).
-    fd = os.open(tmp, flags, 0o666)
+    try:
+        # 0o666 before the umask: the mode a plain open() gives, read from no global state
+        # (changing the umask to read it would race with other threads creating files).
+        fd = os.open(tmp, flags, 0o666)
+    except OSError as error:
+        error.filename = os.fspath(path)  # the user's path, not the temporary name
+        raise
     try:
         with contextlib.suppress(FileNotFoundError):
             os.chmod(tmp, stat.S_IMODE(os.stat(target).st_mode))  # overwriting keeps the mode
@@ -108,9 +112,11 @@ def write_atomically(path: str | os.PathLike[str], data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(error, OSError) and error.filename in (tmp, target):
+            error.filename, error.filename2 = os.fspath(path), None
         raise
     _sync_directory(directory)
 
