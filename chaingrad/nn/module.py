@@ -26,6 +26,7 @@ from typing import Any
 from chaingrad.engine import Value
 from chaingrad.engine.scopes import active_recorder
 
+from ._checks import short_repr
 from ._files import read_bounded, write_atomically
 
 FORMAT = "chaingrad.state_dict"
@@ -157,11 +158,10 @@ def _describe(entry: Any) -> str:
     if isinstance(entry, (list, tuple)):
         return f"a list of {len(entry)} items"
     if isinstance(entry, int) and not isinstance(entry, bool) and entry.bit_length() > 128:
-        # repr of a huge int is slow, and past 4,300 digits Python refuses to make it.
-        return f"an integer of about {int(entry.bit_length() * math.log10(2)) + 1} digits"
+        return short_repr(entry)  # "an integer of 400 digits"
     if isinstance(entry, numbers.Real) and not isinstance(entry, bool):
-        return f"the number {_shorten(repr(entry))}"
-    return f"{type(entry).__name__} {_shorten(repr(entry))}"
+        return f"the number {short_repr(entry)}"
+    return f"{type(entry).__name__} {short_repr(entry)}"
 
 
 class Module:
@@ -484,7 +484,7 @@ class Module:
             )
         if document.get("version") != VERSION:
             raise StateDictError(
-                f"{path}: model file version {_shorten(repr(document.get('version')))} is not "
+                f"{path}: model file version {short_repr(document.get('version'))} is not "
                 f"supported (this chaingrad reads version {VERSION})"
             )
         if "state" not in document:
@@ -560,7 +560,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     if len(document) != len(pairs):
         keys = [key for key, _ in pairs]
         twice = next(key for key in keys if keys.count(key) > 1)
-        raise _FileContentError(f"the key {_shorten(repr(twice))} appears twice")
+        raise _FileContentError(f"the key {short_repr(twice)} appears twice")
     return document
 
 

@@ -34,8 +34,8 @@ from typing import Any
 from chaingrad.engine import Value, no_grad, sum_of
 
 from . import functional as F
-from ._checks import check_int
-from .data import batches
+from ._checks import _describe, check_int, short_repr
+from .data import as_rows, batches
 from .init import Seed, make_rng
 from .module import Module
 from .optim import Adam, LRSchedule, Optimizer, check_lr
@@ -66,32 +66,6 @@ class History:
         return len(self.loss)
 
 
-def as_rows(X: Any, who: str, name: str = "X") -> list[Any]:
-    """``X`` as a list of samples: lists and tuples as they are, NumPy arrays (or
-    anything with ``tolist``, such as a torch tensor or a pandas Series) converted
-    once. Anything else is a TypeError naming ``who`` and what it got.
-
-    >>> import numpy as np  # doctest: +SKIP
-    >>> as_rows(np.array([[1, 2], [3, 4]]), "fit")  # doctest: +SKIP
-    [[1, 2], [3, 4]]
-    >>> as_rows("abc", "fit")
-    Traceback (most recent call last):
-    ...
-    TypeError: fit: X must be a list of samples or a NumPy array, got str 'abc'
-    """
-    if hasattr(X, "to_numpy") and not hasattr(X, "tolist"):
-        X = X.to_numpy()  # a pandas DataFrame
-    if hasattr(X, "tolist") and not isinstance(X, (list, tuple, Value)):
-        X = X.tolist()
-    if isinstance(X, (str, bytes)) or not isinstance(X, Sequence):
-        shown = repr(X) if len(repr(X)) <= 40 else repr(X)[:37] + "..."
-        raise TypeError(
-            f"{who}: {name} must be a list of samples or a NumPy array, "
-            f"got {type(X).__name__} {shown}"
-        )
-    return X if isinstance(X, list) else list(X)
-
-
 _BINARY_LABELS = ({0, 1}, {-1, 1})
 
 
@@ -108,7 +82,8 @@ def _binary_labels(y: Sequence[Any], loss: str, who: str) -> list[Any]:
             continue
         if not isinstance(t, numbers.Real) or t not in (-1, 0, 1):
             raise ValueError(
-                f"{who}: loss {loss!r} needs two classes labelled 0/1 or -1/+1, got the label {t!r}"
+                f"{who}: loss {loss!r} needs two classes labelled 0/1 or -1/+1, "
+                f"got the label {short_repr(t)}"
             )
         numbers_seen.add(int(t))
     if not any(numbers_seen <= allowed for allowed in _BINARY_LABELS):
@@ -132,7 +107,8 @@ def _class_labels(y: Sequence[Any], who: str) -> list[Any]:
             or not (math.isfinite(t) and t == int(t) and t >= 0)
         ):
             raise ValueError(
-                f"{who}: loss 'cross_entropy' needs class indices 0, 1, 2, ..., got the label {t!r}"
+                f"{who}: loss 'cross_entropy' needs class indices 0, 1, 2, ..., "
+                f"got the label {short_repr(t)}"
             )
         out.append(int(t))
     return out
@@ -163,7 +139,7 @@ def check_targets(y: Sequence[Any], loss: str | Callable, who: str) -> list[Any]
             ):
                 raise ValueError(
                     f"{who}: loss 'mse' needs numbers (or lists of numbers) as targets, "
-                    f"got {t!r} for sample {i}"
+                    f"got {short_repr(t)} for sample {i}"
                 )
     return y
 
@@ -173,7 +149,7 @@ def _as_scalar(output: Any, who: str) -> Value:
         return output
     if isinstance(output, Sequence) and len(output) == 1 and isinstance(output[0], Value):
         return output[0]
-    raise ValueError(f"{who}: the model must output one Value per sample, got {output!r}"[:200])
+    raise ValueError(f"{who}: the model must output one Value per sample, got {_describe(output)}")
 
 
 def _mse(outputs: list[Any], targets: Sequence[Any]) -> Value:
@@ -342,7 +318,7 @@ def _training_optimizer(
     if not isinstance(optimizer, Optimizer):
         raise TypeError(
             "fit: optimizer must be an optimizer from chaingrad.nn.optim, such as "
-            f"Adam(model, lr=0.01), got {type(optimizer).__name__} {optimizer!r}"[:200]
+            f"Adam(model, lr=0.01), got {_describe(optimizer)}"
         )
     if params and not set(map(id, optimizer.params)) & set(map(id, params)):
         raise ValueError(
@@ -412,17 +388,20 @@ def fit(
     l2, l1 = _check_penalty("l2", l2), _check_penalty("l1", l1)
     if schedule is not None and not callable(schedule) and not isinstance(schedule, LRSchedule):
         raise TypeError(
-            f"fit: schedule must be an LRSchedule or a function of the step, got {schedule!r}"
+            "fit: schedule must be an LRSchedule or a function of the step, "
+            f"got {_describe(schedule)}"
         )
     if validation is not None:
         if not isinstance(validation, (tuple, list)) or len(validation) != 2:
-            raise TypeError(f"fit: validation must be a pair (X, y), got {validation!r}"[:200])
+            raise TypeError(f"fit: validation must be a pair (X, y), got {_describe(validation)}")
         validation = _dataset(validation[0], validation[1], loss, "fit: validation")
     for name, flag in (("progress", progress),):
         if flag is not None and not isinstance(flag, bool):
-            raise TypeError(f"fit: {name} must be True, False or None, got {flag!r}")
+            raise TypeError(f"fit: {name} must be True, False or None, got {_describe(flag)}")
     if callback is not None and not callable(callback):
-        raise TypeError(f"fit: callback must be a function (step, history), got {callback!r}")
+        raise TypeError(
+            f"fit: callback must be a function (step, history), got {_describe(callback)}"
+        )
     rng = make_rng(seed)
     params = model.parameters()
     optimizer = _training_optimizer(model, optimizer, schedule, params)
