@@ -337,6 +337,17 @@ def test_numpy_input_gives_the_same_results_as_lists_everywhere():
     assert F.hinge_loss(outs, np.array([1, -1])).data == F.hinge_loss(outs, [1, -1]).data
     logits = [[Value(1.0), Value(2.0)], [Value(0.5), Value(0.1)]]
     assert F.cross_entropy(logits, np.array([1, 0])).data == F.cross_entropy(logits, [1, 0]).data
+    scores = np.array([[1.0, 2.0], [0.5, 0.1]])
+    assert F.cross_entropy(scores, np.array([1, 0])).data == F.cross_entropy(logits, [1, 0]).data
+    assert F.cross_entropy(scores[0], np.int64(1)).data == F.cross_entropy(logits[0], 1).data
+    # Activation modules, whatever the nesting.
+    from chaingrad.nn import LeakyReLU, ReLU
+
+    assert [[v.data for v in row] for row in ReLU()(np.array([[1.0, -2.0], [0.0, 3.0]]))] == [
+        [1.0, 0.0],
+        [0.0, 3.0],
+    ]
+    assert [v.data for v in LeakyReLU(0.5)(np.array([-2.0, 2.0]))] == [-1.0, 2.0]
 
 
 def test_numpy_input_to_plot_decision_boundary():
