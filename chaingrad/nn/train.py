@@ -300,16 +300,17 @@ def _dataset(X: Any, y: Any, loss: str | Callable, who: str) -> tuple[list[Any],
 
 
 def _check_penalty(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"fit: {name} must be a finite number >= 0, got {value!r}")
-    if value < 0:
-        raise ValueError(f"fit: {name} must be a finite number >= 0, got {value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise ValueError(f"fit: {name} must be a finite number >= 0, got {short_repr(value)}")
     return float(value)
 
 
-def _training_optimizer(
-    model: Module, optimizer: Any, schedule: Any, params: list[Value]
-) -> Optimizer:
+def _training_optimizer(optimizer: Any, schedule: Any, params: list[Value]) -> Optimizer:
     """The optimizer fit steps: checked to be one, and to move this model's parameters."""
     if optimizer is None and isinstance(schedule, LRSchedule):
         optimizer = schedule.optimizer  # the schedule names the optimizer it drives
@@ -395,16 +396,15 @@ def fit(
         if not isinstance(validation, (tuple, list)) or len(validation) != 2:
             raise TypeError(f"fit: validation must be a pair (X, y), got {_describe(validation)}")
         validation = _dataset(validation[0], validation[1], loss, "fit: validation")
-    for name, flag in (("progress", progress),):
-        if flag is not None and not isinstance(flag, bool):
-            raise TypeError(f"fit: {name} must be True, False or None, got {_describe(flag)}")
+    if progress is not None and not isinstance(progress, bool):
+        raise TypeError(f"fit: progress must be True, False or None, got {_describe(progress)}")
     if callback is not None and not callable(callback):
         raise TypeError(
             f"fit: callback must be a function (step, history), got {_describe(callback)}"
         )
     rng = make_rng(seed)
     params = model.parameters()
-    optimizer = _training_optimizer(model, optimizer, schedule, params)
+    optimizer = _training_optimizer(optimizer, schedule, params)
 
     n_batches = math.ceil(len(X) / (batch_size or len(X)))
     total = steps if steps is not None else n_batches * (epochs or 1)
