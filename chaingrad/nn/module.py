@@ -93,9 +93,9 @@ def _found_in(obj: Any, path: str, owner: Module) -> Iterator[tuple[str, Any]]:
                 if not (isinstance(key, str) and key and "." not in key):
                     if _holds_parameters(sub):
                         raise TypeError(
-                            f"{type(owner).__name__}.{where}: dict key {key!r} holds parameters "
-                            "or modules, but parameter names need keys that are non-empty "
-                            "strings without dots"
+                            f"{type(owner).__name__}.{where}: dict key {short_repr(key)} holds "
+                            "parameters or modules, but parameter names need keys that are "
+                            "non-empty strings without dots"
                         )
                     continue
                 entries.append((f"{where}.{key}", sub))
