@@ -115,8 +115,9 @@ def write_atomically(path: str | os.PathLike[str], data: bytes) -> None:
     except BaseException as error:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        if isinstance(error, OSError) and error.filename in (tmp, target):
-            error.filename, error.filename2 = os.fspath(path), None
+        if isinstance(error, OSError) and error.errno and error.filename in (tmp, target):
+            # Name the user's path; the temporary file means nothing to them.
+            raise type(error)(error.errno, error.strerror, os.fspath(path)) from None
         raise
     _sync_directory(directory)
 

@@ -162,6 +162,19 @@ def test_failed_save_into_an_unwritable_folder_leaves_nothing(tmp_path):
     assert os.listdir(folder) == []
 
 
+def test_save_errors_name_the_users_path_not_the_temporary_file(tmp_path):
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for target, kind in (
+        (folder, IsADirectoryError),  # a folder where the file should go
+        (tmp_path / "missing" / "m.json", FileNotFoundError),
+    ):
+        with pytest.raises(kind) as info:
+            Neuron(2).save(target)
+        assert str(info.value).endswith(f": {str(target)!r}") and ".tmp" not in str(info.value)
+    assert os.listdir(folder) == [] and sorted(os.listdir(tmp_path)) == ["folder"]
+
+
 # --- loading: special files, sizes, numbers ---------------------------------------------------
 
 
