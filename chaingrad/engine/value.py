@@ -604,7 +604,7 @@ def _op_from_key(key: str | tuple[str, float] | None) -> Op | None:
 
 
 def _restore_leaf(cls: type, data: float, grad: float, label: str) -> Value:
-    node = _new(cls)
+    node: Any = _new(cls)  # slots filled below, as _record does
     node.data, node.grad, node.label = data, grad, label
     node._parents = node._local_grads = _EMPTY
     node._rule = None
@@ -620,7 +620,7 @@ def _restore_node(
     local_grads: tuple,
     op_key: Any,
 ) -> Value:
-    node = _new(cls)
+    node: Any = _new(cls)  # slots filled below, as _record does
     node.data, node.grad, node.label = data, grad, label
     node._parents = tuple(parents)
     node._local_grads = tuple(local_grads)

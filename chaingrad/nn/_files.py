@@ -62,7 +62,7 @@ def remove_stale_temporaries(directory: str, name: str) -> list[str]:
     program saving right now) and of other hosts are left alone.
     """
     prefix, host = _temp_prefix(name), _host_tag()
-    removed = []
+    removed: list[str] = []
     try:
         entries = list(os.scandir(directory))
     except OSError:

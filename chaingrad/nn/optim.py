@@ -36,19 +36,15 @@ def _check_number(who: str, name: str, x: Any, low: float = 0.0, high: float = m
     nan and infinities are refused everywhere: an infinite learning rate or
     decay turns every parameter into inf or nan on the first step.
     """
-    if (
-        isinstance(x, bool)
-        or not isinstance(x, numbers.Real)
-        or not math.isfinite(x)
-        or not low <= x <= high
-    ):
+    number = float(x) if isinstance(x, numbers.Real) and not isinstance(x, bool) else math.nan
+    if not (math.isfinite(number) and low <= number <= high):
         wanted = (
             f"a finite number >= {low:g}"
             if high == math.inf
             else f"a number in [{low:g}, {high:g}]"
         )
         raise ValueError(f"{who}: {name} must be {wanted}, got {x!r}")
-    return float(x)
+    return number
 
 
 def check_lr(who: str, lr: Any) -> float:

@@ -76,7 +76,7 @@ def _binary_labels(y: Sequence[Any], loss: str, who: str) -> list[Any]:
     classes), is a ValueError: mapping "t > 0" would silently merge classes.
     Value targets (graph inputs, as chaingrad.jit passes them) are kept as they are.
     """
-    numbers_seen = set()
+    numbers_seen: set[int] = set()
     for t in y:
         if isinstance(t, Value):
             continue
@@ -85,7 +85,7 @@ def _binary_labels(y: Sequence[Any], loss: str, who: str) -> list[Any]:
                 f"{who}: loss {loss!r} needs two classes labelled 0/1 or -1/+1, "
                 f"got the label {short_repr(t)}"
             )
-        numbers_seen.add(int(t))
+        numbers_seen.add(round(float(t)))
     if not any(numbers_seen <= allowed for allowed in _BINARY_LABELS):
         raise ValueError(
             f"{who}: loss {loss!r} needs two classes labelled 0/1 or -1/+1, "
@@ -96,21 +96,18 @@ def _binary_labels(y: Sequence[Any], loss: str, who: str) -> list[Any]:
 
 def _class_labels(y: Sequence[Any], who: str) -> list[Any]:
     """Class indices as ints: 3 and 3.0 are class 3; 2.5, -1, True or "cat" are errors."""
-    out = []
+    out: list[Any] = []
     for t in y:
         if isinstance(t, Value):
             out.append(t)
             continue
-        if (
-            isinstance(t, bool)
-            or not isinstance(t, numbers.Real)
-            or not (math.isfinite(t) and t == int(t) and t >= 0)
-        ):
+        number = float(t) if isinstance(t, numbers.Real) and not isinstance(t, bool) else math.nan
+        if not (math.isfinite(number) and number == int(number) and number >= 0):
             raise ValueError(
                 f"{who}: loss 'cross_entropy' needs class indices 0, 1, 2, ..., "
                 f"got the label {short_repr(t)}"
             )
-        out.append(int(t))
+        out.append(int(number))
     return out
 
 
@@ -154,7 +151,7 @@ def _as_scalar(output: Any, who: str) -> Value:
 
 def _mse(outputs: list[Any], targets: Sequence[Any]) -> Value:
     """Mean of ``(output - target)**2`` over every number; shapes must match exactly."""
-    losses = []
+    losses: list[Value] = []
     for i, (o, t) in enumerate(zip(outputs, targets)):
         outs = [o] if isinstance(o, Value) else list(o)
         tgts = list(t) if isinstance(t, (list, tuple)) else [t]
