@@ -312,6 +312,11 @@ def _training_optimizer(optimizer: Any, schedule: Any, params: list[Value]) -> O
     if optimizer is None and isinstance(schedule, LRSchedule):
         optimizer = schedule.optimizer  # the schedule names the optimizer it drives
     if optimizer is None:
+        if not params:
+            raise ValueError(
+                "fit: the model has no parameters to train; pass optimizer= with the Values "
+                "to update"
+            )
         return Adam(params, lr=0.01)
     if not isinstance(optimizer, Optimizer):
         raise TypeError(

@@ -98,6 +98,7 @@ BAD_FIT_ARGUMENTS = [
     ({"seed": "abc"}, TypeError, "seed must be None, an int or a random.Random"),
     ({"loss": "svm"}, ValueError, "fit: unknown loss 'svm'"),
     ({"model": [Neuron(2)]}, TypeError, "fit: model must be a chaingrad.nn.Module, got list"),
+    ({"model": Sequential()}, ValueError, "fit: the model has no parameters to train"),
 ]
 
 
