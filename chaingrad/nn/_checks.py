@@ -19,6 +19,32 @@ def check_int(value: Any, what: str, minimum: int = 1) -> int:
     return value
 
 
+def check_number(value: Any, what: str, low: float = 0.0, high: float = math.inf) -> float:
+    """``float(value)`` if it is a finite real number in ``[low, high]``, else a ValueError.
+
+    nan and infinities are refused: an infinite learning rate or penalty turns
+    every parameter into inf or nan on the first step.
+
+    >>> check_number(float("inf"), "SGD: lr")
+    Traceback (most recent call last):
+    ...
+    ValueError: SGD: lr must be a finite number >= 0, got inf
+    """
+    number = (
+        float(value)
+        if isinstance(value, numbers.Real) and not isinstance(value, bool)
+        else math.nan
+    )
+    if not (math.isfinite(number) and low <= number <= high):
+        wanted = (
+            f"a finite number >= {low:g}"
+            if high == math.inf
+            else f"a number in [{low:g}, {high:g}]"
+        )
+        raise ValueError(f"{what} must be {wanted}, got {short_repr(value)}")
+    return number
+
+
 def as_value_array(x: Any, shape: Sequence[int | None], who: str, axes: str) -> list[Any]:
     """``x`` as nested lists of Values of the given shape; numbers become Values once.
 

@@ -27,24 +27,11 @@ from typing import Any
 
 from chaingrad.engine import Value
 
-from ._checks import check_int
+from ._checks import check_int, check_number
 
 
 def _check_number(who: str, name: str, x: Any, low: float = 0.0, high: float = math.inf) -> float:
-    """``float(x)`` if it is a finite real number in ``[low, high]``, else a ValueError.
-
-    nan and infinities are refused everywhere: an infinite learning rate or
-    decay turns every parameter into inf or nan on the first step.
-    """
-    number = float(x) if isinstance(x, numbers.Real) and not isinstance(x, bool) else math.nan
-    if not (math.isfinite(number) and low <= number <= high):
-        wanted = (
-            f"a finite number >= {low:g}"
-            if high == math.inf
-            else f"a number in [{low:g}, {high:g}]"
-        )
-        raise ValueError(f"{who}: {name} must be {wanted}, got {x!r}")
-    return number
+    return check_number(x, f"{who}: {name}", low, high)
 
 
 def check_lr(who: str, lr: Any) -> float:

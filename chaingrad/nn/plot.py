@@ -8,14 +8,13 @@ plot is made.
 
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from chaingrad.engine import Value, no_grad
 
-from ._checks import check_int, short_repr
+from ._checks import check_int, check_number, short_repr
 from .data import as_rows
 
 MAX_RESOLUTION = 1000
@@ -113,13 +112,7 @@ def plot_decision_boundary(
             f"{who}: resolution must be an int from 2 to {MAX_RESOLUTION} (the model runs "
             f"resolution**2 times), got {resolution!r}"
         )
-    if (
-        isinstance(margin, bool)
-        or not isinstance(margin, numbers.Real)
-        or not math.isfinite(margin)
-        or margin < 0
-    ):
-        raise ValueError(f"{who}: margin must be a finite number >= 0, got {margin!r}")
+    margin = check_number(margin, f"{who}: margin")
     Figure = _matplotlib()
     import numpy as np
 

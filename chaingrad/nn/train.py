@@ -34,7 +34,7 @@ from typing import Any
 from chaingrad.engine import Value, no_grad, sum_of
 
 from . import functional as F
-from ._checks import _describe, check_int, short_repr
+from ._checks import _describe, check_int, check_number, short_repr
 from .data import as_rows, batches
 from .init import Seed, make_rng
 from .module import Module
@@ -296,17 +296,6 @@ def _dataset(X: Any, y: Any, loss: str | Callable, who: str) -> tuple[list[Any],
     return X, check_targets(y, loss, who)
 
 
-def _check_penalty(name: str, value: Any) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(value)
-        or value < 0
-    ):
-        raise ValueError(f"fit: {name} must be a finite number >= 0, got {short_repr(value)}")
-    return float(value)
-
-
 def _training_optimizer(optimizer: Any, schedule: Any, params: list[Value]) -> Optimizer:
     """The optimizer fit steps: checked to be one, and to move this model's parameters."""
     if optimizer is None and isinstance(schedule, LRSchedule):
@@ -388,7 +377,7 @@ def fit(
     for name, value in (("steps", steps), ("epochs", epochs), ("batch_size", batch_size)):
         if value is not None:
             check_int(value, f"fit: {name}")
-    l2, l1 = _check_penalty("l2", l2), _check_penalty("l1", l1)
+    l2, l1 = check_number(l2, "fit: l2"), check_number(l1, "fit: l1")
     if schedule is not None and not callable(schedule) and not isinstance(schedule, LRSchedule):
         raise TypeError(
             "fit: schedule must be an LRSchedule or a function of the step, "
