@@ -48,10 +48,12 @@ DEFAULT_WIDTH = 1100
 # A summary of a big graph aims at this many boxes and edges: dot lays it out in a second.
 SUMMARY_BOXES = 60
 SUMMARY_EDGES = 300
-# dot's layout time grows with the nodes it places, real and virtual (one per rank an
-# edge crosses). Above this many, dot can take minutes or overflow its stack, so the
-# drawing is summarized instead (measured: benchmarks are in tests/viz/test_bounds.py).
-MAX_LAYOUT_NODES = 4000
+# dot's layout time grows faster than the nodes it places, real and virtual (one per
+# rank an edge crosses). Measured (benchmarks/viz_layout.py): ordinary graphs of 500
+# Values place at most ~1,600 and take ~1 s; a value used by 45 ops far apart places
+# 2,000 and takes ~8 s, 3,100 take 30 s, 3,500 over a minute. Above this many the
+# drawing is summarized instead.
+MAX_LAYOUT_NODES = 2000
 
 FONT = "Helvetica"
 FONT_SIZE = 10  # points: 13.3 CSS px at 100%, the size of a notebook's own text
@@ -1137,7 +1139,7 @@ def too_big(drawing: GraphDrawing, max_nodes: int | None, edge_labels: bool) -> 
     layout = drawing.layout_nodes(edge_labels)
     if layout > MAX_LAYOUT_NODES:
         uses, name = _largest_fan_out(drawing)
-        used = f"; {name} is used by {uses} ops" if uses > 1 else ""
+        used = f"; {name} is used {uses} times" if uses > 1 else ""
         return f"its edges cross {layout} ranks, too many for dot to lay out quickly{used}"
     return None
 
@@ -1297,7 +1299,7 @@ def draw_dot(
         if rankdir == "auto":
             # dot measures the layout when the estimate is unsure, if the graph is
             # small enough for dot to lay out quickly (else the estimate decides)
-            small = drawing.layout_nodes(edge_labels) <= MAX_LAYOUT_NODES
+            small = drawing.layout_nodes(edge_labels) <= MAX_LAYOUT_NODES // 2
             direction, readable = fit_rankdir(
                 drawing.layout_model(edge_labels),
                 width,

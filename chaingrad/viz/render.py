@@ -79,7 +79,16 @@ def signal_name(number: int) -> str:
     return f"{name} ({description})" if description else name
 
 
-def pipe(source: str, fmt: str, timeout: float | None = None, what: str = "the graph") -> bytes:
+SUMMARIZE_HINT = "draw less of it (a smaller max_nodes summarizes it)"
+
+
+def pipe(
+    source: str,
+    fmt: str,
+    timeout: float | None = None,
+    what: str = "the graph",
+    hint: str = SUMMARIZE_HINT,
+) -> bytes:
     """Run ``dot -T<fmt>`` on DOT text, at most ``timeout`` seconds, and return its output.
 
     Every failure is one :class:`DotError` line naming what happened: dot is
@@ -104,14 +113,13 @@ def pipe(source: str, fmt: str, timeout: float | None = None, what: str = "the g
         ) from None
     except subprocess.TimeoutExpired:  # run() has killed dot already
         raise DotError(
-            f"dot -T{fmt} was stopped after {seconds:g} s laying out {what}; draw less of it "
-            "(a smaller max_nodes summarizes it) or allow more time with timeout="
+            f"dot -T{fmt} was stopped after {seconds:g} s laying out {what}; {hint}, "
+            "or allow more time with timeout="
         ) from None
     if done.returncode < 0:
         raise DotError(
             f"dot -T{fmt} crashed with {signal_name(-done.returncode)} laying out {what}; "
-            "graphs with many long edges (one value used by hundreds of ops) can do this: "
-            "draw less of it (a smaller max_nodes summarizes it)"
+            f"graphs with many long edges (one value used by hundreds of ops) can do this: {hint}"
         )
     if done.returncode != 0:
         lines = done.stderr.decode("utf-8", "replace").strip().splitlines()

@@ -75,8 +75,9 @@ DONE_FILL = "#bbf7d0"
 PENDING_FILL = "#ffffff"
 EDGE_DEFAULT = "#4b5563"
 
+STEP_HINT = "step through a smaller graph"
 FRAMES_PER_DOT_RUN = 8  # GIF frames rendered per dot process (bounded output held)
-MAX_GIF_HEIGHT = 3000  # px; taller frames are refused (use the HTML player)
+MAX_GIF_PIXELS = 12_000_000  # per frame (~36 MB as RGB); bigger is refused (use the player)
 
 
 @dataclass(frozen=True)
@@ -400,7 +401,7 @@ class StepThrough:
         produced = 0
 
         def run(sources: list[str]) -> list[bytes]:
-            out = pipe("".join(sources), fmt, self.timeout, "a step-through frame")
+            out = pipe("".join(sources), fmt, self.timeout, "a step-through frame", STEP_HINT)
             if fmt == "svg":
                 return [m.group(0).encode("utf-8") for m in _SVG.finditer(out.decode("utf-8"))]
             return [chunk + _PNG_END for chunk in out.split(_PNG_END)[:-1]]
@@ -427,13 +428,13 @@ class StepThrough:
 
     # --- GIF ------------------------------------------------------------------
 
-    def gif_bytes(self, duration_ms: int = 1500, width: float | None = None) -> bytes:
+    def gif_bytes(self, duration_ms: int = 1500, width: float | None = DEFAULT_WIDTH) -> bytes:
         """An animated GIF: each frame's graph with its chain-rule caption underneath.
 
         Frames are streamed (one in memory at a time) and drawn at most
-        ``width`` px wide (default: the step-through's width, a notebook
-        column); a graph whose text would then be smaller than 10 px is refused
-        with a pointer to the HTML player, which zooms.
+        ``width`` px wide (a notebook column; None: as dot draws them); a graph
+        whose text would then be smaller than 10 px is refused with a pointer
+        to the HTML player, which zooms.
         """
         buffer = io.BytesIO()
         self._write_gif(buffer, duration_ms, width)
@@ -450,7 +451,7 @@ class StepThrough:
             raise ValueError(
                 f"step-through: duration_ms must be a positive int, got {duration_ms!r}"
             )
-        limit = check_width(width, "step-through") if width is not None else self.width
+        limit = check_width(width, "step-through")
         font, ascii_only = _caption_font()
         writer: _GifWriter | None = None
         previous = None
@@ -471,10 +472,11 @@ class StepThrough:
                 canvas_width = max(size[0], 480)
                 wrapped = [_wrap(c, canvas_width, ascii_only) for c in self.captions]
                 band = 12 + 20 * max(len(lines) for lines in wrapped)
-                if size[1] + band > MAX_GIF_HEIGHT:
+                if canvas_width * (size[1] + band) > MAX_GIF_PIXELS:
                     raise ValueError(
-                        f"step-through: GIF frames would be {canvas_width} x {size[1] + band} px; "
-                        "save a .html player instead (it zooms and pans)"
+                        f"step-through: GIF frames would be {canvas_width} x {size[1] + band} px, "
+                        f"more than {MAX_GIF_PIXELS:,} pixels; save a .html player instead "
+                        "(it zooms and pans)"
                     )
                 writer = _GifWriter(out, (canvas_width, size[1] + band), duration_ms)
             if scale != 1.0:
@@ -510,6 +512,7 @@ class StepThrough:
             "svg",
             self.timeout,
             "the step-through",
+            STEP_HINT,
         ).decode("utf-8")
         data = {
             "root": len(self.drawing.order) - 1,
@@ -558,7 +561,10 @@ class StepThrough:
     # --- files ----------------------------------------------------------------
 
     def save(
-        self, path: str | os.PathLike[str], duration_ms: int = 1500, width: float | None = None
+        self,
+        path: str | os.PathLike[str],
+        duration_ms: int = 1500,
+        width: float | None = DEFAULT_WIDTH,
     ) -> Path:
         """Write ``.html`` (interactive) or ``.gif`` (animated), chosen by the extension.
 
