@@ -966,17 +966,25 @@ def graph_attributes(rankdir: str) -> tuple[dict[str, str], dict[str, str], dict
 
 
 def make_digraph(
-    lines: list[str], rankdir: str, note: str | None = None, timeout: float | None = None
+    lines: list[str],
+    rankdir: str,
+    note: str | None = None,
+    timeout: float | None = None,
+    width: float | None = None,
 ) -> Any:
     """A graphviz.Digraph holding ``lines`` as its body (graphviz imported here, lazily).
 
     Its ``pipe``, ``render``, ``view`` and notebook display run ``dot`` through
     :func:`chaingrad.viz.render.pipe`: bounded by ``timeout`` seconds, one-line errors.
+    With ``width`` (px), dot scales a wider drawing down to it (its ``size``), so
+    the picture is never wider than the column, wherever it is shown.
     """
     graphviz = import_graphviz()
     graph_attr, node_attr, edge_attr = graph_attributes(rankdir)
     if note:
         graph_attr.update(label=note, labelloc="t", labeljust="l")
+    if width is not None:
+        graph_attr["size"] = f"{width / 96:.4g},1000"  # inches; 96 px each
     body = [f"\t{line}\n" for line in lines]
     graph = _digraph_class(graphviz)(
         "chaingrad",
@@ -1318,5 +1326,5 @@ def draw_dot(
         if rankdir == "auto":
             measure = lambda d: dot_width(lines, d, timeout)  # noqa: E731
             rankdir = fit_rankdir(model, width, False, measure, trust=0)[0]
-        return make_digraph(lines, rankdir, wrap_note(note), timeout)
-    return make_digraph(lines, rankdir, timeout=timeout)
+        return make_digraph(lines, rankdir, wrap_note(note), timeout, width)
+    return make_digraph(lines, rankdir, timeout=timeout, width=width)

@@ -33,6 +33,7 @@ from .graph import format_number
 MINUS = "\N{MINUS SIGN}"
 DOT = "\N{MIDDLE DOT}"
 ELLIPSIS = "\N{HORIZONTAL ELLIPSIS}"
+_WHOLE = re.compile(MINUS + r"?\d+")
 _SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
 # (expression, symbolic derivative or None, numeric derivative or None)
@@ -265,28 +266,39 @@ def _derivative_of(expression: str, in_name: str) -> str:
     return f"{top}/d{bottom}"
 
 
-def local_rule(node: Any, slot: int, names: Sequence[str], precision: int = 4) -> str:
+def local_rule(
+    node: Any, slot: int, names: Sequence[str], precision: int = 4, wrt: str | None = None
+) -> str:
     """The local derivative ``d node / d parents[slot]`` written out, e.g.
     ``d tanh(n)/dn = 1 − tanh(n)² = 1 − 0.7071² = 0.5``.
 
-    ``names`` are what the caption calls each parent. An op with no entry in
-    :data:`RULES` (a user's own op) still gets ``d node/d parent = value``.
+    ``names`` are what the expression calls each parent (a constant may be its
+    number); ``wrt`` what the derivative is taken by (default ``names[slot]``).
+    An op with no entry in :data:`RULES` (a user's own op) still gets
+    ``d node/d parent = value``.
     """
+    wrt = names[slot] if wrt is None else wrt
     op = node._rule
     values = [p.data for p in node._parents]
     local = node._local_grads[slot]
 
     def n(x: float, wrap: bool = False) -> str:
         text = number(x, precision)
+        # -0.99998771 shown as -1 would make "1 − (−1)² = 2.458e−05" look wrong:
+        # a value that rounds to a whole number it is not gets more digits.
+        digits = precision
+        while digits < 12 and _WHOLE.fullmatch(text) and float(text.replace(MINUS, "-")) != x:
+            digits += 2
+            text = number(x, digits)
         return f"({text})" if wrap and (x < 0 or "e" in text) else text
 
     result = n(local)
     rule = RULES.get(op.name) if op is not None else None
     if rule is None:
         name = op.symbol if op is not None else "f"
-        return f"d {name}(…)/d{_atom(names[slot])} = {result}"
+        return f"d {name}(…)/d{_atom(wrt)} = {result}"
     expression, symbolic, numeric = rule(names, values, node.data, slot, op.param, n)
-    parts = [_derivative_of(expression, names[slot])]
+    parts = [_derivative_of(expression, wrt)]
     for part in (symbolic, numeric):
         if part is None:
             continue

@@ -31,6 +31,7 @@ grad(b) += dc/db * grad(c) = 2 * 1 = 2, so grad(b) = 0 + 2 = 2
 
 from __future__ import annotations
 
+import base64
 import html
 import io
 import json
@@ -174,7 +175,7 @@ def iter_steps(drawing: GraphDrawing) -> Iterator[BackpropStep]:
             )
             if rule_names is None:
                 rule_names = _rule_names(drawing, node)
-            rule = local_rule(node, slot, rule_names, drawing.precision)
+            rule = local_rule(node, slot, rule_names, drawing.precision, in_name)
             count += 1
             yield BackpropStep(
                 count,
@@ -387,8 +388,10 @@ class StepThrough:
         return self._lines(k, grads)
 
     def frame(self, k: int) -> Any:
-        """Frame ``k`` as a graphviz.Digraph (displays inline in Jupyter)."""
-        return make_digraph(self.frame_lines(k), self.rankdir, timeout=self.timeout)
+        """Frame ``k`` as a graphviz.Digraph (displays inline in Jupyter, at most ``width`` px)."""
+        return make_digraph(
+            self.frame_lines(k), self.rankdir, timeout=self.timeout, width=self.width
+        )
 
     def frame_source(self, k: int) -> str:
         """DOT text of frame ``k``."""
@@ -439,6 +442,14 @@ class StepThrough:
         buffer = io.BytesIO()
         self._write_gif(buffer, duration_ms, width)
         return buffer.getvalue()
+
+    def gif(self, duration_ms: int = 1500, width: float | None = DEFAULT_WIDTH) -> GifImage:
+        """The animated GIF as a notebook output (an ``<img>``: JupyterLab and HTML exports).
+
+        >>> from chaingrad import Value
+        >>> StepThrough(Value(2.0, label="x").tanh()).gif(800)    # doctest: +SKIP
+        """
+        return GifImage(self.gif_bytes(duration_ms, width))
 
     def _write_gif(self, out: BinaryIO, duration_ms: int, width: float | None) -> None:
         try:
@@ -581,6 +592,32 @@ class StepThrough:
                 f"step-through: cannot tell the format of {str(path)!r}; use .html or .gif"
             )
         return write_atomic(path, data)
+
+
+class GifImage:
+    """GIF bytes that show themselves in a notebook, also in exported HTML.
+
+    ``IPython.display.Image(format="gif")`` is not shown by nbconvert's HTML;
+    an ``<img>`` with the GIF inline is shown everywhere, at most 100% wide.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        encoded = base64.b64encode(self.data).decode("ascii")
+        return {
+            "text/html": (
+                f'<img src="data:image/gif;base64,{encoded}" '
+                'alt="backprop step by step (animated)" style="max-width: 100%">'
+            ),
+            "image/gif": encoded,
+            "text/plain": f"<animated GIF, {len(self.data):,} bytes>",
+        }
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the GIF to ``path`` (atomically; through a symlink, its target)."""
+        return write_atomic(path, self.data)
 
 
 def step_through(

@@ -140,16 +140,16 @@ def svg_fit(svg: str | bytes, column: float = COLUMN_PX) -> tuple[float, float, 
     units_to_px = width / view[2]
     shown = min(width, column)
     shrink = shown / width
+    # dot scales the whole drawing (its size attribute) with a transform on the graph group
+    graph = next(g for g in root.iter(f"{SVG_NS}g") if g.get("class") == "graph")
+    scale = _re.search(r"scale\(([\d.]+)", graph.get("transform") or "")
+    factor = float(scale.group(1)) if scale else 1.0
     smallest = float("inf")
-    for group in root.iter(f"{SVG_NS}g"):
-        transform = group.get("transform") or ""
-        scale = _re.search(r"scale\(([\d.]+)", transform)
-        factor = float(scale.group(1)) if scale else 1.0
-        for text in group.findall(f"{SVG_NS}text"):
-            if not (text.text or "").strip():
-                continue
-            size = float(text.get("font-size", "14"))
-            smallest = min(smallest, size * factor * units_to_px * shrink)
+    for text in root.iter(f"{SVG_NS}text"):
+        if not (text.text or "").strip():
+            continue
+        size = float(text.get("font-size", "14"))
+        smallest = min(smallest, size * factor * units_to_px * shrink)
     return width, shown, smallest
 
 

@@ -140,3 +140,12 @@ def test_the_lecture_rules_read_as_written_in_the_issue():
     )
     # names that are not one word are bracketed in products and derivatives
     assert local_rule(a * b, 1, ["x1*w1", "b"]) == "d((x1*w1)·b)/db = x1*w1 = 2"
+
+
+def test_numbers_that_round_to_a_whole_number_keep_enough_digits():
+    x = Value(-6.0, label="x")
+    rule = local_rule(x.tanh(), 0, ["x"])
+    assert rule == "d tanh(x)/dx = 1 − tanh(x)² = 1 − (−0.999988)² = 2.458e−05"
+    # a constant is written as its number, the derivative still by its node's name
+    y = Value(2.0, label="y") - 1.0
+    assert local_rule(y, 1, ["y", "1"], wrt="n1") == "d(y − 1)/dn1 = −1"

@@ -355,3 +355,20 @@ document.body.appendChild(out);
     path.write_text(page)
     dom = run_chromium(path.as_uri(), tmp_path)
     assert re.search(r'<pre id="harness-log">0,3</pre>', dom)
+
+
+@needs_dot
+def test_the_gif_shows_itself_in_notebooks_and_html_exports(tmp_path):
+    import base64
+
+    from PIL import Image
+
+    st = StepThrough(Value(0.5, label="x").tanh())
+    gif = st.gif(duration_ms=300)
+    bundle = gif._repr_mimebundle_()
+    assert bundle["text/html"].startswith('<img src="data:image/gif;base64,')
+    assert 'style="max-width: 100%"' in bundle["text/html"]
+    assert base64.b64decode(bundle["image/gif"]) == gif.data
+    path = gif.save(tmp_path / "tanh.gif")
+    with Image.open(path) as image:
+        assert image.n_frames == len(st) == 2
