@@ -188,15 +188,24 @@ def _cos(names, values, out, slot, param, n):
     return (f"cos({names[0]})", f"{MINUS}sin({names[0]})", f"{MINUS}sin({n(values[0])})")
 
 
+def _around(terms: Sequence[str], k: int, limit: int) -> str:
+    """``a + b + c``; more than ``limit`` terms: ``… + the k-th + …``, the one that matters."""
+    if len(terms) <= limit:
+        return " + ".join(terms)
+    before = f"{ELLIPSIS} + " if k > 0 else ""
+    after = f" + {ELLIPSIS}" if k < len(terms) - 1 else ""
+    return f"{before}{terms[k]}{after}"
+
+
 def _sum(names, values, out, slot, param, n):
-    return (_terms(names, slot, " + "), None, None)
+    return (_around(names, slot, 4), None, None)
 
 
 def _dot(names, values, out, slot, param, n):
     half = len(names) // 2
     products = [f"{_atom(names[k])}{DOT}{_atom(names[half + k])}" for k in range(half)]
     partner = slot + half if slot < half else slot - half
-    return (_terms(products, slot % half, " + "), names[partner], None)
+    return (_around(products, slot % half, 2), names[partner], None)
 
 
 def _max(names, values, out, slot, param, n):

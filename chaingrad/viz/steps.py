@@ -222,6 +222,11 @@ def _minus(text: str) -> str:
     return text.replace("-", "\N{MINUS SIGN}")
 
 
+def _factor(text: str) -> str:
+    """A number as the second factor of a product: ``(−4.882)``, so ``· −`` never appears."""
+    return f"({_minus(text)})" if text.startswith("-") else text
+
+
 def caption_of(step: BackpropStep, total: int, drawing: GraphDrawing, rank: int | None) -> str:
     """Two lines: the chain-rule step with its numbers, then the local rule."""
     out_name = drawing.full_name(step.node_position)
@@ -232,7 +237,7 @@ def caption_of(step: BackpropStep, total: int, drawing: GraphDrawing, rank: int 
     final = f" (final, #{rank})" if step.final and rank is not None else ""
     first = (
         f"step {step.number} of {total}: grad({in_name}) += {d} {DOT} grad({out_name}) = "
-        f"{_minus(fmt(step.local))} {DOT} {_minus(fmt(step.upstream))} = "
+        f"{_minus(fmt(step.local))} {DOT} {_factor(fmt(step.upstream))} = "
         f"{_minus(fmt(step.contribution))}, so grad({in_name}) = {_minus(fmt(step.before))} "
         f"{sign} {fmt(abs(step.contribution))} = {_minus(fmt(step.after))}{final}"
     )

@@ -149,3 +149,16 @@ def test_numbers_that_round_to_a_whole_number_keep_enough_digits():
     # a constant is written as its number, the derivative still by its node's name
     y = Value(2.0, label="y") - 1.0
     assert local_rule(y, 1, ["y", "1"], wrt="n1") == "d(y − 1)/dn1 = −1"
+
+
+def test_the_readme_quotes_a_rule_as_it_is_printed():
+    from pathlib import Path
+
+    from chaingrad.viz import backprop_steps
+
+    x, w, b = Value(2.0, label="x"), Value(-3.0, label="w"), Value(6.5, label="b")
+    y = (x * w + b).tanh()
+    y.label = "y"
+    rule = backprop_steps(y)[0].rule
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert f"`{rule}`" in readme
