@@ -157,3 +157,11 @@ def assert_fits(svg: str | bytes, what: str, column: float = COLUMN_PX) -> None:
     width, _shown, text = svg_fit(svg, column)
     assert width <= column, f"{what}: {width:.0f} px wide, more than the {column:.0f} px column"
     assert text >= MIN_TEXT_PX, f"{what}: text {text:.1f} px as shown, less than {MIN_TEXT_PX}"
+
+
+def tanh_chain(length: int) -> Value:
+    """x.tanh().tanh()...: a deep, narrow graph."""
+    y = Value(0.5, label="x")
+    for _ in range(length):
+        y = y.tanh()
+    return y

@@ -19,7 +19,7 @@ from chaingrad import Value, sum_of
 from chaingrad.viz import StepThrough, draw_dot, render
 from chaingrad.viz.render import DotError
 
-from .helpers import needs_dot, svg_nodes
+from .helpers import needs_dot, svg_nodes, tanh_chain
 
 ROOT = Path(__file__).resolve().parents[2]
 GiB = 1024**3
@@ -310,10 +310,7 @@ def test_gif_frames_are_streamed_in_bounded_memory():
 
 @needs_dot
 def test_an_unreadable_gif_is_refused_with_a_pointer_to_the_player():
-    x = Value(0.5, label="x")
-    y = x
-    for _ in range(20):
-        y = y.tanh()
+    y = tanh_chain(20)
     st = StepThrough(y, rankdir="LR")
     with pytest.raises(ValueError, match=r"text below 10 px; save a \.html player instead"):
         st.gif_bytes()

@@ -15,7 +15,15 @@ from chaingrad.engine.scopes import record_scopes
 from chaingrad.nn import MLP, Neuron
 from chaingrad.viz import StepThrough, draw_dot
 
-from .helpers import COLUMN_PX, MIN_TEXT_PX, assert_fits, needs_dot, neuron, svg_fit
+from .helpers import (
+    COLUMN_PX,
+    MIN_TEXT_PX,
+    assert_fits,
+    needs_dot,
+    neuron,
+    svg_fit,
+    tanh_chain,
+)
 
 
 def lecture():
@@ -142,11 +150,7 @@ def test_a_graph_too_big_for_the_column_is_summarized_not_shrunk():
 
 @needs_dot
 def test_a_deep_chain_turns_top_to_bottom_and_a_wide_sum_stays_left_to_right():
-    x = Value(0.5, label="x")
-    y = x
-    for _ in range(12):
-        y = y.tanh()
-    deep = draw_dot(y, edge_labels=True)
+    deep = draw_dot(tanh_chain(12), edge_labels=True)
     assert "rankdir=TB" in deep.source
     assert_fits(deep.pipe(format="svg"), "a chain of 12 tanh")
     xs = [Value(float(i), label=f"x{i}") for i in range(12)]
