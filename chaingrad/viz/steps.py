@@ -48,19 +48,16 @@ from chaingrad.engine import Constant, Value
 
 from .graph import (
     DEFAULT_WIDTH,
-    FONT_SIZE,
     KIND_STYLES,
     MAX_LAYOUT_NODES,
-    MIN_TEXT_PX,
-    PX_PER_PT,
     GraphDrawing,
     check_rankdir,
     check_width,
     derivative,
     dot_width,
-    fit_rankdir,
     make_digraph,
 )
+from .layout import FONT_SIZE, MIN_TEXT_PX, PX_PER_PT, fit_rankdir
 from .render import check_timeout, pipe, write_atomic
 from .rules import DOT, local_rule, number
 
