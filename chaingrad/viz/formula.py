@@ -21,6 +21,7 @@ import ast
 import math
 import sys
 import unicodedata
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,11 @@ def parse_formula(text: str) -> ast.expr:
             f"the formula is {len(text)} characters long; the limit is {MAX_FORMULA_CHARS}"
         )
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        with warnings.catch_warnings():
+            # "1if x else 2" parses with a SyntaxWarning printed to stderr: the
+            # refusal below is the one line the user gets
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as error:
         where = f" at column {error.offset}" if error.offset else ""
         raise FormulaError(f"cannot parse the formula{where}: {error.msg}") from None

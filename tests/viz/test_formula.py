@@ -267,6 +267,19 @@ def test_text_that_is_not_utf8_is_reported_as_such():
         parse_formula("x\x1b[31m")
 
 
+@pytest.mark.parametrize("text", ["1if x else 2", "0x1for", "1jx + x"])
+def test_python_syntax_warnings_are_not_printed(text):
+    done = subprocess.run(
+        [sys.executable, "-m", "chaingrad", "graph", text, "x=1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "Warning" not in done.stderr, done.stderr
+
+
 def test_invalid_utf8_from_a_real_shell_is_one_line():
     done = subprocess.run(
         [sys.executable, "-m", "chaingrad", "graph", b"x\xff*2", "x=1"],
