@@ -114,14 +114,16 @@ def safe_text(obj: Any, limit: int | None = MAX_LABEL_CHARS) -> str:
     >>> safe_text("a\\x00b"), safe_text(123), safe_text("x" * 50, limit=8)
     ('a\\\\x00b', '123', 'xxxxxxx…')
     """
-    if not isinstance(obj, str):
+    if isinstance(obj, str):
+        text = obj
+    else:
         try:
-            obj = str(obj)
+            text = str(obj)
         except Exception:  # a label whose __str__ fails still gets drawn
-            obj = f"<{type(obj).__name__}>"
-    if not obj.isprintable():
+            text = f"<{type(obj).__name__}>"
+    if not text.isprintable():
         parts = []
-        for ch in obj:
+        for ch in text:
             if ch.isprintable() or ch == " ":
                 parts.append(ch)
             elif unicodedata.category(ch) == "Zs":
@@ -129,10 +131,16 @@ def safe_text(obj: Any, limit: int | None = MAX_LABEL_CHARS) -> str:
             else:
                 code = ord(ch)
                 parts.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-        obj = "".join(parts)
-    if limit is not None and len(obj) > limit:
-        obj = obj[: limit - 1] + "\N{HORIZONTAL ELLIPSIS}"
-    return obj
+        text = "".join(parts)
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1] + "\N{HORIZONTAL ELLIPSIS}"
+    return text
+
+
+def op_symbol(node: Value) -> str:
+    """What the ellipsis of the op that made ``node`` shows: ``+``, ``tanh``, ``**2``."""
+    op = node.op
+    return op.symbol if op is not None else ""
 
 
 def derivative(out_name: str, in_name: str) -> str:
@@ -466,7 +474,7 @@ class GraphDrawing:
                 f"style={quote(style)} penwidth={penwidth} tooltip={quote(tooltip)}]"
             ]
             if node._parents:
-                lines.append(f"o{i} [label={quote(node._rule.symbol)} id=o{i} {OP_STYLE}]")
+                lines.append(f"o{i} [label={quote(op_symbol(node))} id=o{i} {OP_STYLE}]")
             node_lines.append(lines)
 
         edge_lines: list[str] = []
@@ -582,7 +590,7 @@ class GraphDrawing:
             value_box.append(model.add(w + 10, rows * (FONT_SIZE + 4) + 6, paths[i]))
         for i, node in enumerate(order):
             if node._parents:
-                op = model.add(max(22.0, text_width(node._rule.symbol) + 10), 19, paths[i])
+                op = model.add(max(22.0, text_width(op_symbol(node)) + 10), 19, paths[i])
                 model.edge(op, value_box[i])
                 for parent, local in zip(node._parents, node._local_grads):
                     label = (
@@ -613,7 +621,7 @@ class GraphDrawing:
         if depth:
             for i, path in enumerate(paths):
                 if len(path) >= depth and i != root_i:
-                    key = ("scope", path[:depth])
+                    key: tuple[str, Any] = ("scope", path[:depth])
                     g = number.get(key)
                     if g is None:
                         g = number[key] = len(keys)
@@ -722,8 +730,7 @@ class GraphDrawing:
             if group_of[i] >= 0:
                 continue
             node = order[i]
-            k = self.kind(node)
-            fill, border, style, penwidth = KIND_STYLES[k]
+            fill, border, style, penwidth = KIND_STYLES[self.kind(node)]
             label = self.value_label(i, node.grad)
             lines.append(
                 f"n{i} [label={label} fillcolor={quote(fill)} color={quote(border)} "
@@ -737,14 +744,14 @@ class GraphDrawing:
             )
             box_of[f"n{i}"] = model.add(max(texts) + 10, 3 * line + 6)
             if node._parents:
-                lines.append(f"o{i} [label={quote(node._rule.symbol)} {OP_STYLE}]")
-                box_of[f"o{i}"] = model.add(max(22.0, text_width(node._rule.symbol) + 10), 19)
+                lines.append(f"o{i} [label={quote(op_symbol(node))} {OP_STYLE}]")
+                box_of[f"o{i}"] = model.add(max(22.0, text_width(op_symbol(node)) + 10), 19)
 
-        for (source, target), k in merged.items():
-            suffix = f' [label="{k} edges"]' if k > 1 else ""
+        for (source, target), stands_for in merged.items():
+            suffix = f' [label="{stands_for} edges"]' if stands_for > 1 else ""
             lines.append(f"{source} -> {target}{suffix}")
-            label = text_width(f"{k} edges", EDGE_FONT_SIZE) if k > 1 else 0.0
-            model.edge(box_of[source], box_of[target], label)
+            label_width = text_width(f"{stands_for} edges", EDGE_FONT_SIZE) if stands_for > 1 else 0
+            model.edge(box_of[source], box_of[target], label_width)
 
         drawn = len(group_keys) + sum(1 for g in group_of if g < 0)
         note = (
@@ -954,21 +961,23 @@ def _digraph_class(graphviz: Any) -> Any:
 
             if renderer or formatter or neato_no_op or (engine and engine != "dot"):
                 try:
-                    return super().render(
-                        filename,
-                        directory,
-                        view,
-                        cleanup,
-                        format,
-                        renderer,
-                        formatter,
-                        neato_no_op,
-                        quiet,
-                        quiet_view,
-                        outfile=outfile,
-                        engine=engine,
-                        raise_if_result_exists=raise_if_result_exists,
-                        overwrite_source=overwrite_source,
+                    return str(
+                        super().render(
+                            filename,
+                            directory,
+                            view,
+                            cleanup,
+                            format,
+                            renderer,
+                            formatter,
+                            neato_no_op,
+                            quiet,
+                            quiet_view,
+                            outfile=outfile,
+                            engine=engine,
+                            raise_if_result_exists=raise_if_result_exists,
+                            overwrite_source=overwrite_source,
+                        )
                     )
                 except graphviz.ExecutableNotFound:
                     rendering.require_dot()

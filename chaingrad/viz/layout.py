@@ -178,7 +178,7 @@ def fit_rankdir(
     return rankdir, shown <= width or min_text_px(edge_labels) * width / shown >= MIN_TEXT_PX
 
 
-class _Measured(dict):
+class _Measured(dict[str, float]):
     """Widths measured by dot on first use (estimates if dot cannot measure)."""
 
     def __init__(self, measure: Any, estimates: dict[str, float]) -> None:

@@ -133,11 +133,11 @@ def source_of(graph_or_value: Any, **draw_options: Any) -> str:
     if isinstance(graph_or_value, Value):
         from .graph import draw_dot
 
-        return draw_dot(graph_or_value, **draw_options).source
+        return str(draw_dot(graph_or_value, **draw_options).source)
     if hasattr(graph_or_value, "source"):
         if draw_options:
             raise TypeError("render: drawing options apply to a Value, not to a ready graph")
-        return graph_or_value.source
+        return str(graph_or_value.source)
     raise TypeError(
         f"render: expected a Value or a graphviz graph, got {type(graph_or_value).__name__}"
     )

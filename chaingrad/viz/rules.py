@@ -36,8 +36,11 @@ ELLIPSIS = "\N{HORIZONTAL ELLIPSIS}"
 _WHOLE = re.compile(MINUS + r"?\d+")
 _SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
+# n(x, wrap=False): a number as a rule writes it
+Fmt = Callable[..., str]
 # (expression, symbolic derivative or None, numeric derivative or None)
-Rule = Callable[[Sequence[str], Sequence[float], float, int, Any, Callable], tuple[str, ...]]
+Parts = tuple[str, "str | None", "str | None"]
+Rule = Callable[[Sequence[str], Sequence[float], float, int, Any, Fmt], Parts]
 
 
 def number(x: float, precision: int = 4) -> str:
@@ -70,20 +73,28 @@ def _terms(names: Sequence[str], slot: int, joiner: str, limit: int = 4) -> str:
     return joiner.join(parts)
 
 
-def _add(names, values, out, slot, param, n):
+def _add(
+    names: Sequence[str], values: Sequence[float], out: float, slot: int, param: Any, n: Fmt
+) -> Parts:
     return (f"{names[0]} + {names[1]}", None, None)
 
 
-def _sub(names, values, out, slot, param, n):
+def _sub(
+    names: Sequence[str], values: Sequence[float], out: float, slot: int, param: Any, n: Fmt
+) -> Parts:
     return (f"{names[0]} {MINUS} {_atom(names[1])}", None, None)
 
 
-def _mul(names, values, out, slot, param, n):
+def _mul(
+    names: Sequence[str], values: Sequence[float], out: float, slot: int, param: Any, n: Fmt
+) -> Parts:
     other = 1 - slot
     return (f"{_atom(names[0])}{DOT}{_atom(names[1])}", names[other], None)
 
 
-def _div(names, values, out, slot, param, n):
+def _div(
+    names: Sequence[str], values: Sequence[float], out: float, slot: int, param: Any, n: Fmt
+) -> Parts:
     a, b = _atom(names[0]), _atom(names[1])
     if slot == 0:
         return (f"{a}/{b}", f"1/{b}", f"1/{n(values[1], True)}")
@@ -94,11 +105,15 @@ def _div(names, values, out, slot, param, n):
     )
 
 
-def _neg(names, values, out, slot, param, n):
+def _neg(
+    names: Sequence[str], values: Sequence[float], out: float, slot: int, param: Any, n: Fmt
+) -> Parts:
     return (f"{MINUS}{_atom(names[0])}", None, None)
 
 
-def _pow(names, values, out, slot, param, n):
+def _pow(
+    names: Sequence[str], values: Sequence[float], out: float, slot: int, param: Any, n: Fmt
+) -> Parts:
     a, b = _atom(names[0]), _atom(names[1])
     if slot == 0:
         return (
@@ -109,7 +124,9 @@ def _pow(names, values, out, slot, param, n):
     return (f"{a}^{b}", f"{a}^{b}{DOT}log({names[0]})", f"{n(out, True)}{DOT}log({n(values[0])})")
 
 
-def _pow_const(names, values, out, slot, param, n):
+def _pow_const(
+    names: Sequence[str], values: Sequence[float], out: float, slot: int, param: Any, n: Fmt
+) -> Parts:
     a, k = _atom(names[0]), param
     expression = f"{a}{_power(k)}"
     if k == 0:
@@ -126,15 +143,21 @@ def _pow_const(names, values, out, slot, param, n):
     )
 
 
-def _exp(names, values, out, slot, param, n):
+def _exp(
+    names: Sequence[str], values: Sequence[float], out: float, slot: int, param: Any, n: Fmt
+) -> Parts:
     return (f"exp({names[0]})", f"exp({names[0]})", f"exp({n(values[0])})")
 
 
-def _log(names, values, out, slot, param, n):
+def _log(
+    names: Sequence[str], values: Sequence[float], out: float, slot: int, param: Any, n: Fmt
+) -> Parts:
     return (f"log({names[0]})", f"1/{_atom(names[0])}", f"1/{n(values[0], True)}")
 
 
-def _sqrt(names, values, out, slot, param, n):
+def _sqrt(
+    names: Sequence[str], values: Sequence[float], out: float, slot: int, param: Any, n: Fmt
+) -> Parts:
     return (
         f"sqrt({names[0]})",
         f"1/(2{DOT}sqrt({names[0]}))",
@@ -142,20 +165,26 @@ def _sqrt(names, values, out, slot, param, n):
     )
 
 
-def _tanh(names, values, out, slot, param, n):
+def _tanh(
+    names: Sequence[str], values: Sequence[float], out: float, slot: int, param: Any, n: Fmt
+) -> Parts:
     return (f"tanh({names[0]})", f"1 {MINUS} tanh({names[0]})²", f"1 {MINUS} {n(out, True)}²")
 
 
-def _sigmoid(names, values, out, slot, param, n):
+def _sigmoid(
+    names: Sequence[str], values: Sequence[float], out: float, slot: int, param: Any, n: Fmt
+) -> Parts:
     s = f"sigmoid({names[0]})"
     return (s, f"{s}{DOT}(1 {MINUS} {s})", f"{n(out, True)}{DOT}(1 {MINUS} {n(out, True)})")
 
 
-def _softplus(names, values, out, slot, param, n):
+def _softplus(
+    names: Sequence[str], values: Sequence[float], out: float, slot: int, param: Any, n: Fmt
+) -> Parts:
     return (f"softplus({names[0]})", f"sigmoid({names[0]})", f"sigmoid({n(values[0])})")
 
 
-def _compare(name: str, x: float, n: Callable) -> str:
+def _compare(name: str, x: float, n: Fmt) -> str:
     if x > 0:
         return f"since {name} = {n(x)} > 0"
     if x <= 0:
@@ -163,11 +192,15 @@ def _compare(name: str, x: float, n: Callable) -> str:
     return f"since {name} is nan"
 
 
-def _relu(names, values, out, slot, param, n):
+def _relu(
+    names: Sequence[str], values: Sequence[float], out: float, slot: int, param: Any, n: Fmt
+) -> Parts:
     return (f"ReLU({names[0]})", f"(1 if {names[0]} > 0 else 0)", _compare(names[0], values[0], n))
 
 
-def _leaky_relu(names, values, out, slot, param, n):
+def _leaky_relu(
+    names: Sequence[str], values: Sequence[float], out: float, slot: int, param: Any, n: Fmt
+) -> Parts:
     alpha = number(param)
     return (
         f"LeakyReLU({names[0]})",
@@ -176,15 +209,21 @@ def _leaky_relu(names, values, out, slot, param, n):
     )
 
 
-def _abs(names, values, out, slot, param, n):
+def _abs(
+    names: Sequence[str], values: Sequence[float], out: float, slot: int, param: Any, n: Fmt
+) -> Parts:
     return (f"|{names[0]}|", f"sign({names[0]})", _compare(names[0], values[0], n))
 
 
-def _sin(names, values, out, slot, param, n):
+def _sin(
+    names: Sequence[str], values: Sequence[float], out: float, slot: int, param: Any, n: Fmt
+) -> Parts:
     return (f"sin({names[0]})", f"cos({names[0]})", f"cos({n(values[0])})")
 
 
-def _cos(names, values, out, slot, param, n):
+def _cos(
+    names: Sequence[str], values: Sequence[float], out: float, slot: int, param: Any, n: Fmt
+) -> Parts:
     return (f"cos({names[0]})", f"{MINUS}sin({names[0]})", f"{MINUS}sin({n(values[0])})")
 
 
@@ -197,18 +236,24 @@ def _around(terms: Sequence[str], k: int, limit: int) -> str:
     return f"{before}{terms[k]}{after}"
 
 
-def _sum(names, values, out, slot, param, n):
+def _sum(
+    names: Sequence[str], values: Sequence[float], out: float, slot: int, param: Any, n: Fmt
+) -> Parts:
     return (_around(names, slot, 4), None, None)
 
 
-def _dot(names, values, out, slot, param, n):
+def _dot(
+    names: Sequence[str], values: Sequence[float], out: float, slot: int, param: Any, n: Fmt
+) -> Parts:
     half = len(names) // 2
     products = [f"{_atom(names[k])}{DOT}{_atom(names[half + k])}" for k in range(half)]
     partner = slot + half if slot < half else slot - half
     return (_around(products, slot % half, 2), names[partner], None)
 
 
-def _max(names, values, out, slot, param, n):
+def _max(
+    names: Sequence[str], values: Sequence[float], out: float, slot: int, param: Any, n: Fmt
+) -> Parts:
     expression = f"max({_terms(names, slot, ', ')})"
     if values[slot] == out and all(v != out for v in values[:slot]):
         return (expression, None, f"since {names[slot]} = {n(out)} is the largest")
@@ -220,7 +265,9 @@ def _max(names, values, out, slot, param, n):
     return (expression, None, f"since the largest is {names[winner]} = {n(out)}, not {names[slot]}")
 
 
-def _logsumexp(names, values, out, slot, param, n):
+def _logsumexp(
+    names: Sequence[str], values: Sequence[float], out: float, slot: int, param: Any, n: Fmt
+) -> Parts:
     expression = f"logsumexp({_terms(names, slot, ', ')})"
     return (
         expression,
@@ -229,7 +276,9 @@ def _logsumexp(names, values, out, slot, param, n):
     )
 
 
-def _take(names, values, out, slot, param, n):
+def _take(
+    names: Sequence[str], values: Sequence[float], out: float, slot: int, param: Any, n: Fmt
+) -> Parts:
     index, items = names[0], names[1:]
     expression = f"[{_terms(items, max(slot - 1, 0), ', ')}][{index}]"
     if slot == 0:

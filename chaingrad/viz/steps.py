@@ -397,7 +397,7 @@ class StepThrough:
 
     def frame_source(self, k: int) -> str:
         """DOT text of frame ``k``."""
-        return self.frame(k).source
+        return str(self.frame(k).source)
 
     def _rendered(self, fmt: str) -> Iterator[bytes]:
         """Every frame rendered by dot, a few frames per dot process, one at a time."""
