@@ -599,12 +599,6 @@ class GraphDrawing:
                     model.edge(value_box[index[parent]], op, label)
         return model
 
-    def estimated_width(
-        self, rankdir: str, edge_labels: bool = False, show_ids: bool = False
-    ) -> float:
-        """Estimated width in CSS px of the full drawing laid out with ``rankdir``."""
-        return self.layout_model(edge_labels, show_ids).width(rankdir)
-
     # --- summaries for large graphs ---------------------------------------------
 
     def _grouping(

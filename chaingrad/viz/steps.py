@@ -107,10 +107,6 @@ class BackpropStep:
     final: bool = False
 
 
-def _name(drawing: GraphDrawing, node: Value, position: int) -> str:
-    return drawing.full_name(position)
-
-
 def _rule_names(drawing: GraphDrawing, node: Value) -> list[str]:
     """What a rule calls each parent: its name, or an unnamed constant's number."""
     index = drawing.index
