@@ -154,6 +154,9 @@ class Value:
 
     def __init__(self, data: float | numbers.Real, label: str = "") -> None:
         self.data = data if type(data) is float else _to_float(data)
+        if type(label) is not str and not isinstance(label, str):
+            # caught here, not later as an AttributeError deep inside a drawing
+            raise TypeError(f"Value() label must be a str, got {type(label).__name__}")
         self.grad = 0.0
         self.label = label
         self._parents = _EMPTY
