@@ -76,24 +76,27 @@ class Executed:
     cells: list[Any]
     origin: list[str] = field(default_factory=list)  # "probe", "cell 7", "solution 2"
 
+    def describe(self, index: int) -> str:
+        """Where a cell is, for a message: ``cell 7 ('draw_dot(o)')``."""
+        lines = self.cells[index].source.strip().splitlines()
+        return f"{self.origin[index]} ({lines[0][:60] if lines else ''!r})"
+
     def errors(self) -> list[str]:
-        found = []
-        for cell, origin in zip(self.cells, self.origin):
-            for output in cell.get("outputs", []):
-                if output.get("output_type") == "error":
-                    first_line = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
-                    found.append(
-                        f"{origin} ({first_line[:60]!r}): {output['ename']}: {output['evalue']}"
-                    )
-        return found
+        return [
+            f"{self.describe(i)}: {output['ename']}: {output['evalue']}"
+            for i, cell in enumerate(self.cells)
+            for output in cell.get("outputs", [])
+            if output.get("output_type") == "error"
+        ]
 
     def drawings(self) -> list[tuple[str, Drawing]]:
-        found = []
-        for cell, origin in zip(self.cells, self.origin):
-            for output in cell.get("outputs", []):
-                if output.get("output_type") in ("display_data", "execute_result"):
-                    found.extend((origin, d) for d in drawings_in_output(output))
-        return found
+        return [
+            (self.describe(i), drawing)
+            for i, cell in enumerate(self.cells)
+            for output in cell.get("outputs", [])
+            if output.get("output_type") in ("display_data", "execute_result")
+            for drawing in drawings_in_output(output)
+        ]
 
 
 def execute(path: Path, workdir: Path) -> Executed:
