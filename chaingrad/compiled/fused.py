@@ -14,6 +14,8 @@ arrays in the same order of operations (so the same numbers), reading
 state and ``opt.steps`` back afterwards. ``sync=False`` skips that per-call
 traffic: the step then owns the parameters, and the Values are stale until
 ``step.sync()`` -- call it before reading, evaluating or saving the model.
+After ``sync()`` the Values are in charge again: edit them as you like, the
+next call reads them.
 
 >>> from chaingrad import Value, jit
 >>> from chaingrad.nn.optim import SGD
@@ -64,6 +66,7 @@ class FusedUpdate:
         self.steps_seen = optimizer.steps
         self._load_state()
         self.stale = False  # Values behind the arrays (sync=False between calls)
+        self.handed_back = False  # write_back() ran: the Values are the truth again
 
     # --- optimizer state, mirrored --------------------------------------------------------
 
@@ -90,9 +93,16 @@ class FusedUpdate:
         return np.array([self.index.get(p, -1) for p in params], dtype=np.int64)
 
     def begin(self) -> None:
-        """Before a step: take in edits made to the Values or the optimizer since the last."""
-        if self.sync_every_call:
+        """Before a step: take in edits made to the Values or the optimizer since the last.
+
+        With ``sync=False`` the arrays own the parameters between calls, until
+        :meth:`write_back` hands them to the Values: the next call then reads the
+        Values again, so edits made in between (a callback clipping a weight, a
+        ``load_state_dict``) are kept.
+        """
+        if self.sync_every_call or self.handed_back:
             self.data[:] = list(map(_get_data, self.params))
+            self.handed_back = False
         if self.optimizer.steps != self.steps_seen:  # someone stepped it without us
             self._load_state()
 
@@ -117,6 +127,7 @@ class FusedUpdate:
             p.grad = g
         self._store_state()
         self.stale = False
+        self.handed_back = True
 
     def _sgd(self, opt: Any) -> None:
         lr, mu, wd = opt.lr, opt.momentum, opt.weight_decay

@@ -298,6 +298,8 @@ class Step:
 
         Needed only with ``optimizer=..., sync=False``, before the model is read
         (evaluated, saved, printed); otherwise the Values are current after every call.
+        Afterwards the Values are in charge: changes made to them before the next call
+        are read by it.
         """
         if self._fused is not None and self._fused.stale:
             self._fused.write_back()

@@ -368,7 +368,7 @@ def _compiled_step(
     params: list[Value],
     l2: float,
     l1: float,
-) -> Callable[..., Any]:
+) -> Any:
     """fit's step as a chaingrad.jit step returning (loss, outputs); it also updates."""
     from chaingrad.compiled import jit
     from chaingrad.compiled.step import fusable
@@ -383,16 +383,28 @@ def _compiled_step(
         return total, outputs
 
     if fusable(optimizer):
-        return jit(step, params=model, optimizer=optimizer)
-    compiled = jit(step, params=model)
+        # The parameters stay in the step's arrays between steps; fit hands them back
+        # to the Values (step.sync()) before anything can look: a callback, a
+        # validation pass, the end of training.
+        return jit(step, params=model, optimizer=optimizer, sync=False)
+    return _UnfusedStep(jit(step, params=model), optimizer)
 
-    def unfused(Xb: Any, yb: Any) -> Any:
-        optimizer.zero_grad()
-        result = compiled(Xb, yb)
-        optimizer.step()
+
+class _UnfusedStep:
+    """A compiled step followed by the optimizer's own ``step()`` (one jit cannot fuse)."""
+
+    def __init__(self, compiled: Callable[..., Any], optimizer: Optimizer) -> None:
+        self.compiled = compiled
+        self.optimizer = optimizer
+
+    def __call__(self, Xb: Any, yb: Any) -> Any:
+        self.optimizer.zero_grad()
+        result = self.compiled(Xb, yb)
+        self.optimizer.step()
         return result
 
-    return unfused
+    def sync(self) -> None:
+        """Nothing to do: the Values are current after every call."""
 
 
 def fit(
@@ -428,8 +440,9 @@ def fit(
 
     ``compiled=True`` runs each step through ``chaingrad.jit``: traced once per
     batch shape, then replayed (with SGD, Adam or AdamW the update is fused
-    into the compiled step too). The model's Values are current after every
-    step, and the history is the same as without it, only sooner.
+    into the compiled step too, the weights kept in its arrays and written
+    back to the Values before every callback and validation and at the end).
+    The history is the same as without it, only sooner.
 
     Every argument is checked before training starts; a bad one is one error
     naming it (``fit: batch_size must be a positive int, got '8'``).
@@ -510,13 +523,19 @@ def fit(
                         loss=f"{history.loss[-1]:.4f}", acc=f"{history.accuracy[-1]:.3f}"
                     )
                 if callback is not None:
+                    if compiled_step is not None:
+                        compiled_step.sync()
                     callback(step, history)
             if validation is not None:
+                if compiled_step is not None:
+                    compiled_step.sync()
                 result = evaluate(model, validation[0], validation[1], loss)
                 history.val_step.append(step)
                 history.val_loss.append(result["loss"])
                 history.val_accuracy.append(result["accuracy"])
     finally:
+        if compiled_step is not None:
+            compiled_step.sync()  # the model's Values hold the trained weights, whatever happened
         if bar is not None:
             bar.close()
     return history

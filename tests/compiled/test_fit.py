@@ -113,3 +113,32 @@ def test_demo_compiled_prints_the_same_run(tmp_path, capsys):
     assert "compiled (chaingrad.jit)" in compiled.splitlines()[0]
     keep = lambda text: [l for l in text.splitlines()[1:] if l.startswith("step")]  # noqa: E731
     assert keep(eager) == keep(compiled) and len(keep(eager)) > 5
+
+
+def test_a_callback_sees_current_weights_and_its_edits_are_kept():
+    X, labels = make_moons(40, noise=0.1, seed=8)
+
+    def clip(model):
+        def callback(step, history):
+            for p in model.parameters():  # the callback reads and edits the weights
+                p.data = max(-0.5, min(0.5, p.data))
+
+        return callback
+
+    runs = []
+    for compiled in (False, True):
+        model = MLP(2, [6, 2], seed=3)
+        history = fit(
+            model,
+            X,
+            labels,
+            optimizer=Adam(model, lr=0.05),
+            steps=6,
+            batch_size=10,
+            seed=1,
+            callback=clip(model),
+            compiled=compiled,
+        )
+        runs.append((model, history))
+    _same_history(runs[0][1], runs[1][1])
+    _same_weights(runs[0][0], runs[1][0])

@@ -136,3 +136,19 @@ def test_other_optimizers_are_refused_and_the_python_backend_is_unfused():
     step = jit(lambda x: w * x, params=[w], optimizer=opt, backend="python")
     step(2.0)
     assert w.data == 1.0 - 0.1 * 2.0 and w.grad == 2.0 and isinstance(opt, Optimizer)
+
+
+def test_after_sync_the_values_are_in_charge_again():
+    fused_model, eager_model = _pair()
+    fused_opt, eager_opt = SGD(fused_model, lr=0.1), SGD(eager_model, lr=0.1)
+    step = jit(_loss_for(fused_model), params=fused_model, optimizer=fused_opt, sync=False)
+    for k, (X, y) in enumerate(_data(4)):
+        step(X, y)
+        eager_opt.zero_grad()
+        _loss_for(eager_model)(X, y).backward()
+        eager_opt.step()
+        step.sync()
+        for model in (fused_model, eager_model):  # an edit between steps, after sync()
+            model.layers[1].neurons[0].b.data = 0.1 * k
+    step.sync()
+    _assert_same(fused_model, eager_model, fused_opt, eager_opt)
