@@ -148,18 +148,32 @@ def test_a_killed_save_keeps_the_old_file_and_the_next_save_cleans_up(tmp_path):
     assert snapshot(MLP(2, [3, 1], seed=0).load(path)) == snapshot(model)
 
 
-def test_failed_save_into_an_unwritable_folder_leaves_nothing(tmp_path):
-    if os.geteuid() == 0:
-        pytest.skip("root writes anywhere")
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    folder.chmod(0o500)
-    try:
-        with pytest.raises(PermissionError):
-            Neuron(2).save(folder / "m.json")
-    finally:
-        folder.chmod(0o700)
-    assert os.listdir(folder) == []
+@pytest.mark.parametrize("failing", ["open", "fsync", "replace"])
+def test_a_save_that_fails_midway_keeps_the_old_file_and_leaves_nothing(
+    tmp_path, monkeypatch, failing
+):
+    # The disk refusing at any stage (no permission to create, full at flush, the
+    # rename refused) must leave the previous save intact and no temporary file;
+    # simulated, so that it is tested as root too (root may write anywhere).
+    path = tmp_path / "m.json"
+    Neuron(2, seed=1).save(path)
+    original = path.read_bytes()
+    real = getattr(os, failing)
+    calls = {"n": 0}
+
+    def refuse(*args, **kwargs):
+        calls["n"] += 1
+        if failing == "open" and not str(args[0]).endswith(".tmp"):
+            return real(*args, **kwargs)  # only the temporary file's creation fails
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, failing, refuse)
+    with pytest.raises(PermissionError):
+        Neuron(2, seed=2).save(path)
+    monkeypatch.undo()
+    assert calls["n"] >= 1
+    assert path.read_bytes() == original
+    assert os.listdir(tmp_path) == ["m.json"]
 
 
 def test_save_errors_name_the_users_path_not_the_temporary_file(tmp_path):
