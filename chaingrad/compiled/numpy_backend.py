@@ -14,7 +14,11 @@ operands are, where possible, plain slices of ``V`` (no copying), and:
 * an operand repeated along the batch (a bias) is broadcast, and its
   gradient is a sum over that axis;
 * gradients are scattered with plain ``+=`` when targets are distinct and
-  with ``np.bincount`` only where they repeat.
+  with ``np.bincount`` only where they repeat; a group whose outputs feed one
+  later group only gets its gradient from that group as a variable, without
+  a trip through ``GR``;
+* parameters are laid out in ``V`` as the groups read them (a weight matrix
+  row by row, a layer's biases side by side), so those reads are slices.
 
 The plan is emitted as Python source (``step.source``) so it can be read.
 Floating-point events the engine would report (``log`` of a negative, an
