@@ -27,6 +27,7 @@ from .activations import LeakyReLU, ReLU, Sigmoid, Tanh
 from .layers import MLP, Dropout, Layer, Neuron, Sequential
 from .module import Module, StateDictError
 from .plot import plot_decision_boundary, plot_loss_curve
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .train import History, evaluate, fit, predict
 
 __all__ = [
@@ -52,3 +53,6 @@ __all__ = [
     "plot_loss_curve",
     "predict",
 ]
+
+# Recurrent networks (nn/recurrent.py).
+__all__ += ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell"]
