@@ -264,9 +264,6 @@ class Value:
             parent.grad += local * g
 
 
-_JUST_VALUE = frozenset({Value})
-
-
 def _data_of(x: Any) -> float:
     if isinstance(x, Value):
         return x.data
@@ -390,3 +387,7 @@ class Constant(Value):
     """
 
     __slots__ = ()
+
+
+# Operands that need no conversion: a Constant (the 1 of a bias, a padding 0) is a Value.
+_JUST_VALUE = frozenset({Value, Constant})
