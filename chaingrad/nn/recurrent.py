@@ -58,7 +58,7 @@ from typing import Any
 
 from chaingrad.engine import Constant, Value, dot
 
-from ._checks import as_value_array, check_int
+from ._checks import _describe, as_value_array, check_int
 from .init import Seed, make_rng
 from .module import Module
 
@@ -187,19 +187,13 @@ def _check_nonlinearity(value: Any, who: str) -> str:
     return str(value)
 
 
-def _describe(item: Any) -> str:
-    if isinstance(item, (list, tuple)):
-        return f"a {type(item).__name__} of {len(item)} items"
-    return f"{type(item).__name__} {item!r}"[:60]
-
-
 def _as_state(
     state: Any,
     shape: tuple[int, ...],
     who: str,
     names: tuple[str, ...],
     axes: str,
-) -> State:
+) -> tuple[list[Any], ...]:
     """The user's state as Values: one array (h) or, for LSTM, a pair (h, c), checked."""
     if len(names) == 1:
         return (as_value_array(state, shape, who, names[0] + axes),)
@@ -219,11 +213,16 @@ class _Recurrent(Module):
     _gate_blocks: int
     _joined_blocks: int
     _state_names: tuple[str, ...] = ("h",)
+    _torch_name: str  # the torch.nn class to_torch() builds
     nonlinearity: str = "tanh"
 
     input_size: int
     hidden_size: int
     bias: bool
+
+    @property
+    def _has_cell_state(self) -> bool:
+        return len(self._state_names) == 2
 
     def _step(self, x: Vector, state: State, gates: _Gates) -> State:
         raise NotImplementedError
@@ -289,16 +288,17 @@ class _Cell(_Recurrent):
         who = type(self).__name__
         x = as_value_array(x, (self.input_size,), who, "x[input]")
         size = self.hidden_size
+        start: State
         if state is None:
-            zero = Constant(0.0)
-            start: State = tuple([zero] * size for _ in self._state_names)
+            zero: Value = Constant(0.0)
+            start = tuple([zero] * size for _ in self._state_names)
         else:
             start = _as_state(state, (size,), who, self._state_names, "[hidden]")
         gates = self._gates(
             self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, Constant(1.0)
         )
         new = self._step(x, start, gates)
-        return new if len(new) == 2 else new[0]
+        return new if self._has_cell_state else new[0]
 
     def extra_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"
@@ -309,7 +309,7 @@ class _Cell(_Recurrent):
         return text
 
     def _torch_module(self, torch: Any) -> Any:
-        cls = getattr(torch.nn, type(self).__name__)
+        cls = getattr(torch.nn, self._torch_name)
         return cls(self.input_size, self.hidden_size, bias=self.bias, **self._torch_options())
 
     def _torch_options(self) -> dict[str, Any]:
@@ -342,6 +342,8 @@ class RNNCell(_RNNKind, _Cell):
     ``cell.to_torch()`` is ``torch.nn.RNNCell`` (float64, same weights); call it
     on a 1-D tensor (one example) or a ``(batch, input)`` tensor.
     """
+
+    _torch_name = "RNNCell"
 
     def __init__(
         self,
@@ -385,6 +387,8 @@ class LSTMCell(_LSTMKind, _Cell):
     (3, 3, 12, 2)
     """
 
+    _torch_name = "LSTMCell"
+
     def forward(self, x: Any, state: Any = None) -> tuple[Vector, Vector]:
         """The next ``(h, c)`` from input ``x`` and ``state = (h, c)`` (zeros if None)."""
         h, c = super().forward(x, state)
@@ -409,6 +413,8 @@ class GRUCell(_GRUKind, _Cell):
     >>> len(cell(h=h, x=[0.0, 1.0]))
     3
     """
+
+    _torch_name = "GRUCell"
 
     def forward(self, x: Any, h: Any = None) -> Vector:
         """The next hidden state from input ``x`` and hidden state ``h`` (zeros if None)."""
@@ -467,10 +473,11 @@ class _Layers(_Recurrent):
             )
         size = self.hidden_size
         count = self.num_layers * self.num_directions
+        # starts[j][k]: component j of the state (h, then c for LSTM) of layer-direction k.
+        starts: tuple[list[Vector], ...]
         if state is None:
-            zero = Constant(0.0)
-            zeros = [[zero] * size for _ in range(count)]
-            starts: State = tuple(zeros for _ in self._state_names)
+            zero: Value = Constant(0.0)
+            starts = tuple([[zero] * size for _ in range(count)] for _ in self._state_names)
         else:
             names = tuple(f"{name}_0" for name in self._state_names)
             starts = _as_state(state, (count, size), who, names, "[layer*direction][hidden]")
@@ -498,7 +505,7 @@ class _Layers(_Recurrent):
             else:
                 layer_input = outputs_by_direction[0]
         h_n = [final[0] for final in finals]
-        if len(self._state_names) == 2:
+        if self._has_cell_state:
             return layer_input, (h_n, [final[1] for final in finals])
         return layer_input, h_n
 
@@ -524,7 +531,7 @@ class _Layers(_Recurrent):
         return text
 
     def _torch_module(self, torch: Any) -> Any:
-        cls = getattr(torch.nn, type(self).__name__)
+        cls = getattr(torch.nn, self._torch_name)
         return cls(
             self.input_size,
             self.hidden_size,
@@ -582,6 +589,8 @@ class RNN(_RNNKind, _Layers):
         out, h_n = rnn.to_torch()(torch.tensor([xs], dtype=torch.float64))
         # out[0, t] is outputs[t]; h_n[k, 0] is h_n[k]
     """
+
+    _torch_name = "RNN"
 
     def __init__(
         self,
@@ -641,6 +650,8 @@ class LSTM(_LSTMKind, _Layers):
         # out[0, t] is outputs[t]; h_n[k, 0] is h_n[k]
     """
 
+    _torch_name = "LSTM"
+
     def forward(self, xs: Any, state: Any = None) -> tuple[list[Vector], tuple[Any, Any]]:
         """``(outputs, (h_n, c_n))`` for ``xs`` from ``state = (h_0, c_0)`` (zeros if None)."""
         outputs, (h_n, c_n) = super().forward(xs, state)
@@ -672,6 +683,8 @@ class GRU(_GRUKind, _Layers):
 
         out, h_n = gru.to_torch()(torch.tensor([xs], dtype=torch.float64))
     """
+
+    _torch_name = "GRU"
 
     def forward(self, xs: Any, h_0: Any = None) -> tuple[list[Vector], list[Vector]]:
         """``(outputs, h_n)`` for the sequence ``xs`` from the initial state ``h_0`` (zeros)."""

@@ -154,6 +154,17 @@ def test_parameter_names_order_and_state_dict_keys_are_torchs(kind):
     assert twin.batch_first and twin.weight_ih_l0.dtype == torch.float64
 
 
+def test_a_subclass_still_exports_to_its_torch_class():
+    pytest.importorskip("torch")
+
+    class PeepholeFreeLSTM(LSTM):
+        pass
+
+    model = PeepholeFreeLSTM(2, 3, seed=0)
+    assert type(model.to_torch()).__name__ == "LSTM"
+    assert_matches_torch(model, random_matrix(2, 2, 0), call=lambda t, x: t(x.unsqueeze(0)))
+
+
 def test_to_torch_keeps_the_configuration():
     pytest.importorskip("torch")
     twin = RNN(3, 5, 2, nonlinearity="relu", bias=False, bidirectional=True).to_torch()
@@ -374,7 +385,7 @@ def _leaves(out: Any) -> list[Value]:
         ),
         (
             lambda: LSTM(2, 3)([[1.0, 2.0]], [[0.0] * 3]),
-            "LSTM expects its state as a pair (h_0, c_0), got a list of 1 items",
+            "LSTM expects its state as a pair (h_0, c_0), got list [[0.0, 0.0, 0.0]]",
         ),
         (
             lambda: LSTM(2, 3)([[1.0, 2.0]], ([[0.0] * 3], [[0.0] * 2])),
@@ -382,7 +393,7 @@ def _leaves(out: Any) -> list[Value]:
         ),
         (
             lambda: LSTMCell(2, 3)([1.0, 2.0], [0.0] * 3),
-            "LSTMCell expects its state as a pair (h, c), got a list of 3 items",
+            "LSTMCell expects its state as a pair (h, c), got list [0.0, 0.0, 0.0]",
         ),
         (
             lambda: GRUCell(2, 3)([1.0, 2.0, 3.0]),
