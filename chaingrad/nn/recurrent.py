@@ -68,6 +68,13 @@ Matrix = list[list[Value]]
 State = tuple[Vector, ...]
 
 NONLINEARITIES = ("tanh", "relu")
+# Options printed by repr() only when they differ from these (torch's defaults).
+_DEFAULTS: dict[str, Any] = {
+    "num_layers": 1,
+    "bias": True,
+    "bidirectional": False,
+    "nonlinearity": "tanh",
+}
 
 
 # --- the weights of one cell, ready for one dot node per unit ------------------------
@@ -167,14 +174,6 @@ def _gru_step(x: Vector, state: State, gates: _Gates) -> State:
 # --- shared construction and checks -----------------------------------------------------
 
 
-def _uniform(rng: random.Random, bound: float, rows: int, cols: int) -> Matrix:
-    return [[Value(rng.uniform(-bound, bound)) for _ in range(cols)] for _ in range(rows)]
-
-
-def _uniform_vector(rng: random.Random, bound: float, size: int) -> Vector:
-    return [Value(rng.uniform(-bound, bound)) for _ in range(size)]
-
-
 def _check_bool(value: Any, what: str) -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"{what} must be True or False, got {value!r}")
@@ -220,6 +219,32 @@ class _Recurrent(Module):
     hidden_size: int
     bias: bool
 
+    def _set_sizes(self, input_size: int, hidden_size: int, bias: bool) -> None:
+        who = type(self).__name__
+        self.input_size = check_int(input_size, f"{who}: input_size")
+        self.hidden_size = check_int(hidden_size, f"{who}: hidden_size")
+        self.bias = _check_bool(bias, f"{who}: bias")
+
+    def _new_weights(
+        self, rng: random.Random, width: int
+    ) -> tuple[Matrix, Matrix, Vector | None, Vector | None]:
+        """``W_ih, W_hh, b_ih, b_hh`` for inputs of ``width``, drawn as torch does.
+
+        Every entry is U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)); the gate
+        blocks are stacked row-wise; the biases are None when ``bias=False``.
+        """
+        rows = self._gate_blocks * self.hidden_size
+        bound = 1.0 / math.sqrt(self.hidden_size)
+
+        def draw(count: int) -> Vector:
+            return [Value(rng.uniform(-bound, bound)) for _ in range(count)]
+
+        w_ih = [draw(width) for _ in range(rows)]
+        w_hh = [draw(self.hidden_size) for _ in range(rows)]
+        if not self.bias:
+            return w_ih, w_hh, None, None
+        return w_ih, w_hh, draw(rows), draw(rows)
+
     @property
     def _has_cell_state(self) -> bool:
         return len(self._state_names) == 2
@@ -227,20 +252,35 @@ class _Recurrent(Module):
     def _step(self, x: Vector, state: State, gates: _Gates) -> State:
         raise NotImplementedError
 
-    def _gates(
-        self,
-        w_ih: Matrix,
-        w_hh: Matrix,
-        b_ih: Vector | None,
-        b_hh: Vector | None,
-        one: Value,
-    ) -> _Gates:
-        return _Gates(w_ih, w_hh, b_ih, b_hh, one, self._joined_blocks * self.hidden_size)
+    def extra_repr(self) -> str:
+        # As torch prints it: the sizes, then each option that differs from its default.
+        text = f"{self.input_size}, {self.hidden_size}"
+        for name, default in _DEFAULTS.items():
+            value = getattr(self, name, default)
+            if value != default:
+                text += f", {name}={value!r}"
+        return text
+
+    def _torch_module(self, torch: Any) -> Any:
+        cls = getattr(torch.nn, self._torch_name)
+        return cls(self.input_size, self.hidden_size, bias=self.bias, **self._torch_options())
+
+    def _torch_options(self) -> dict[str, Any]:
+        """Keyword arguments of the torch class beyond the sizes and ``bias``."""
+        return {}
+
+    @property
+    def _joined_rows(self) -> int:
+        """How many rows of the stacked gates are one joint dot (all but GRU's n)."""
+        return self._joined_blocks * self.hidden_size
 
 
 class _RNNKind(_Recurrent):
     _gate_blocks = 1
     _joined_blocks = 1
+
+    def _torch_options(self) -> dict[str, Any]:
+        return {**super()._torch_options(), "nonlinearity": self.nonlinearity}
 
     def _step(self, x: Vector, state: State, gates: _Gates) -> State:
         return _rnn_step(x, state, gates, self.nonlinearity)
@@ -272,17 +312,9 @@ class _Cell(_Recurrent):
     def __init__(
         self, input_size: int, hidden_size: int, bias: bool = True, *, seed: Seed = None
     ) -> None:
-        who = type(self).__name__
-        self.input_size = check_int(input_size, f"{who}: input_size")
-        self.hidden_size = check_int(hidden_size, f"{who}: hidden_size")
-        self.bias = _check_bool(bias, f"{who}: bias")
-        rng = make_rng(seed)
-        bound = 1.0 / math.sqrt(hidden_size)
-        rows = self._gate_blocks * hidden_size
-        self.weight_ih = _uniform(rng, bound, rows, input_size)
-        self.weight_hh = _uniform(rng, bound, rows, hidden_size)
-        self.bias_ih = _uniform_vector(rng, bound, rows) if bias else None
-        self.bias_hh = _uniform_vector(rng, bound, rows) if bias else None
+        self._set_sizes(input_size, hidden_size, bias)
+        weights = self._new_weights(make_rng(seed), input_size)
+        self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh = weights
 
     def forward(self, x: Any, state: Any = None) -> Any:
         who = type(self).__name__
@@ -294,26 +326,10 @@ class _Cell(_Recurrent):
             start = tuple([zero] * size for _ in self._state_names)
         else:
             start = _as_state(state, (size,), who, self._state_names, "[hidden]")
-        gates = self._gates(
-            self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, Constant(1.0)
-        )
+        weights = (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        gates = _Gates(*weights, Constant(1.0), self._joined_rows)
         new = self._step(x, start, gates)
         return new if self._has_cell_state else new[0]
-
-    def extra_repr(self) -> str:
-        text = f"{self.input_size}, {self.hidden_size}"
-        if not self.bias:
-            text += ", bias=False"
-        if self.nonlinearity != "tanh":
-            text += f", nonlinearity={self.nonlinearity!r}"
-        return text
-
-    def _torch_module(self, torch: Any) -> Any:
-        cls = getattr(torch.nn, self._torch_name)
-        return cls(self.input_size, self.hidden_size, bias=self.bias, **self._torch_options())
-
-    def _torch_options(self) -> dict[str, Any]:
-        return {}
 
     def torch_parameters(self) -> Iterator[tuple[str, Any]]:
         yield "weight_ih", self.weight_ih
@@ -361,9 +377,6 @@ class RNNCell(_RNNKind, _Cell):
         """The next hidden state from input ``x`` and hidden state ``h`` (zeros if None)."""
         out: Vector = super().forward(x, h)
         return out
-
-    def _torch_options(self) -> dict[str, Any]:
-        return {"nonlinearity": self.nonlinearity}
 
 
 class LSTMCell(_LSTMKind, _Cell):
@@ -438,25 +451,20 @@ class _Layers(_Recurrent):
         *,
         seed: Seed = None,
     ) -> None:
+        self._set_sizes(input_size, hidden_size, bias)
         who = type(self).__name__
-        self.input_size = check_int(input_size, f"{who}: input_size")
-        self.hidden_size = check_int(hidden_size, f"{who}: hidden_size")
         self.num_layers = check_int(num_layers, f"{who}: num_layers")
-        self.bias = _check_bool(bias, f"{who}: bias")
         self.bidirectional = _check_bool(bidirectional, f"{who}: bidirectional")
         rng = make_rng(seed)
-        bound = 1.0 / math.sqrt(hidden_size)
-        rows = self._gate_blocks * hidden_size
         # torch's order: for each layer, for each direction: w_ih, w_hh, b_ih, b_hh.
         for layer in range(num_layers):
             width = input_size if layer == 0 else hidden_size * self.num_directions
             for direction in range(self.num_directions):
                 suffix = _suffix(layer, direction)
-                setattr(self, f"weight_ih{suffix}", _uniform(rng, bound, rows, width))
-                setattr(self, f"weight_hh{suffix}", _uniform(rng, bound, rows, hidden_size))
-                if bias:
-                    setattr(self, f"bias_ih{suffix}", _uniform_vector(rng, bound, rows))
-                    setattr(self, f"bias_hh{suffix}", _uniform_vector(rng, bound, rows))
+                names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+                for name, tensor in zip(names, self._new_weights(rng, width)):
+                    if tensor is not None:  # no bias attributes at all when bias=False
+                        setattr(self, f"{name}{suffix}", tensor)
 
     @property
     def num_directions(self) -> int:
@@ -489,7 +497,7 @@ class _Layers(_Recurrent):
             outputs_by_direction = []
             for direction in range(self.num_directions):
                 k = layer * self.num_directions + direction
-                gates = self._gates(*self._weights(layer, direction), one)
+                gates = _Gates(*self._weights(layer, direction), one, self._joined_rows)
                 carried: State = tuple(start[k] for start in starts)
                 outputs: list[Vector] = [[] for _ in range(steps)]
                 # The backward direction reads the sequence from its end to its start.
@@ -518,32 +526,13 @@ class _Layers(_Recurrent):
             getattr(self, f"bias_hh{suffix}", None),
         )
 
-    def extra_repr(self) -> str:
-        text = f"{self.input_size}, {self.hidden_size}"
-        if self.num_layers != 1:
-            text += f", num_layers={self.num_layers}"
-        if not self.bias:
-            text += ", bias=False"
-        if self.bidirectional:
-            text += ", bidirectional=True"
-        if self.nonlinearity != "tanh":
-            text += f", nonlinearity={self.nonlinearity!r}"
-        return text
-
-    def _torch_module(self, torch: Any) -> Any:
-        cls = getattr(torch.nn, self._torch_name)
-        return cls(
-            self.input_size,
-            self.hidden_size,
-            num_layers=self.num_layers,
-            bias=self.bias,
-            batch_first=True,
-            bidirectional=self.bidirectional,
-            **self._torch_options(),
-        )
-
     def _torch_options(self) -> dict[str, Any]:
-        return {}
+        return {
+            **super()._torch_options(),
+            "num_layers": self.num_layers,
+            "batch_first": True,  # one sequence is a batch of one: tensor([xs])
+            "bidirectional": self.bidirectional,
+        }
 
     def torch_parameters(self) -> Iterator[tuple[str, Any]]:
         for layer in range(self.num_layers):
@@ -610,9 +599,6 @@ class RNN(_RNNKind, _Layers):
         """``(outputs, h_n)`` for the sequence ``xs`` from the initial state ``h_0`` (zeros)."""
         outputs, h_n = super().forward(xs, h_0)
         return outputs, h_n
-
-    def _torch_options(self) -> dict[str, Any]:
-        return {"nonlinearity": self.nonlinearity}
 
 
 class LSTM(_LSTMKind, _Layers):
