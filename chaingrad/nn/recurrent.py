@@ -382,7 +382,7 @@ class RNNCell(_RNNKind, _Cell):
 class LSTMCell(_LSTMKind, _Cell):
     """One step of a long short-term memory cell, with torch's gates i, f, g, o.
 
-    ``cell(x, (h, c)=None)`` returns the new ``(h, c)``, each a list of
+    ``cell(x)`` or ``cell(x, (h, c))`` returns the new ``(h, c)``, each a list of
     ``hidden_size`` Values (zeros when the state is omitted)::
 
         i = sigma(W_ii x + b_ii + W_hi h + b_hi)     f = sigma(W_if x + ... )
@@ -610,7 +610,7 @@ class LSTM(_LSTMKind, _Layers):
         g = tanh(W_ig x + b_ig + W_hg h + b_hg)      o = sigma(W_io x + ... )
         c' = f * c + i * g                           h' = o * tanh(c')
 
-    ``lstm(xs, (h_0, c_0)=None)`` reads ``xs``, a list of T input vectors, and
+    ``lstm(xs)`` or ``lstm(xs, (h_0, c_0))`` reads ``xs``, a list of T input vectors, and
     returns ``(outputs, (h_n, c_n))`` as torch does. ``outputs`` is a list of
     T vectors, the last layer's hidden state at each step (``2 * hidden_size``
     numbers when bidirectional: forward half, then backward half). ``h_n`` and
