@@ -9,6 +9,7 @@ import contextlib
 import gc
 import threading
 from collections.abc import Iterator, Sequence
+from typing import Literal, overload
 
 from .mode import enable_grad
 from .value import Value
@@ -101,11 +102,29 @@ def _backward(root: Value, grad: float) -> None:
                 parent.grad += local * g
 
 
+@overload
+def grad(output: Value, inputs: Value, create_graph: Literal[False] = False) -> float: ...
+@overload
+def grad(
+    output: Value, inputs: Sequence[Value], create_graph: Literal[False] = False
+) -> tuple[float, ...]: ...
+@overload
+def grad(output: Value, inputs: Value, create_graph: Literal[True]) -> Value: ...
+@overload
+def grad(
+    output: Value, inputs: Sequence[Value], create_graph: Literal[True]
+) -> tuple[Value, ...]: ...
+@overload
+def grad(
+    output: Value, inputs: Value | Sequence[Value], create_graph: bool = False
+) -> float | Value | tuple[float, ...] | tuple[Value, ...]: ...
+
+
 def grad(
     output: Value,
     inputs: Value | Sequence[Value],
     create_graph: bool = False,
-) -> float | Value | tuple[float | Value, ...]:
+) -> float | Value | tuple[float, ...] | tuple[Value, ...]:
     """Gradients of ``output`` with respect to ``inputs``, leaving every ``.grad`` untouched.
 
     With ``create_graph=True`` the gradients are Values whose own graph can be
@@ -120,8 +139,7 @@ def grad(
     >>> dy.data, grad(dy, x)
     (27.0, 18.0)
     """
-    single = isinstance(inputs, Value)
-    targets = (inputs,) if single else tuple(inputs)
+    targets = (inputs,) if isinstance(inputs, Value) else tuple(inputs)
     for i, target in enumerate(targets):
         if not isinstance(target, Value):
             raise TypeError(f"grad: inputs[{i}] must be a Value, got {type(target).__name__}")
@@ -131,14 +149,14 @@ def grad(
     if create_graph:
         # Builds new nodes the user keeps: the collector stays on as for any op.
         with enable_grad():
-            grads = _graph_gradients(output, toposort(output))
-        zero: float | Value = Value(0.0)
-    else:
-        with _cycle_collector_paused():
-            grads = _float_gradients(output, _toposort(output))
-        zero = 0.0
-    result = tuple(grads.get(t, zero) for t in targets)
-    return result[0] if single else result
+            graph_grads = _graph_gradients(output, toposort(output))
+        zero = Value(0.0)
+        values = tuple(graph_grads.get(t, zero) for t in targets)
+        return values[0] if isinstance(inputs, Value) else values
+    with _cycle_collector_paused():
+        float_grads = _float_gradients(output, _toposort(output))
+    floats = tuple(float_grads.get(t, 0.0) for t in targets)
+    return floats[0] if isinstance(inputs, Value) else floats
 
 
 def _float_gradients(output: Value, order: list[Value]) -> dict[Value, float]:
@@ -159,9 +177,10 @@ def _graph_gradients(output: Value, order: list[Value]) -> dict[Value, Value]:
     grads: dict[Value, Value] = {output: Value(1.0)}
     for node in reversed(order):
         g = grads.get(node)
-        if g is None or not node._parents:
+        rule = node._rule  # None exactly for leaves (no parents)
+        if g is None or rule is None:
             continue
-        locals_ = node._rule.graph_grads(node, *node._parents)
+        locals_ = rule.graph_grads(node, *node._parents)
         for parent, local in zip(node._parents, locals_):
             if isinstance(local, Value):
                 contribution = local * g

@@ -139,7 +139,9 @@ def _pow_base_grad(base: float, exponent: float) -> float:
         return 0.0
     if base == 0.0 and exponent < 1.0:
         return math.copysign(math.inf, exponent)  # e.g. sqrt's vertical tangent at 0
-    return exponent * base ** (exponent - 1.0)
+    # float ** float is typed Any (it may be complex); the domain check rules that out.
+    slope: float = exponent * base ** (exponent - 1.0)
+    return slope
 
 
 def _pow_graph_grads(out: Any, a: Any, b: Any) -> tuple[Any, ...]:

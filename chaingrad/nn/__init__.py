@@ -13,17 +13,24 @@ micrograd's lecture code runs by changing only the import::
 (337, True)
 
 Files: ``module.py`` (Module, state dicts, save/load), ``layers.py`` (Neuron,
-Layer, MLP, Dropout, Sequential), ``init.py`` (seeds, weight initialisers),
+Layer, MLP, Dropout, Sequential), ``conv.py`` (Conv2d, Conv1d, pooling,
+Flatten), ``recurrent.py`` (RNN, LSTM, GRU and their cells), ``init.py`` (seeds,
+weight initialisers),
 ``functional.py`` (activations, losses, penalties), ``optim.py`` (SGD, Adam,
 AdamW, schedules), ``data.py`` (datasets, splits, minibatches), ``train.py``
 (fit, evaluate, predict), ``plot.py`` (loss curve, decision boundary),
-``demo.py`` (the ``chaingrad demo`` command). Importing this package loads the
-standard library only; matplotlib, numpy, scikit-learn and tqdm are imported
+``demo.py`` (the ``chaingrad demo`` command); ``attention.py`` (Linear,
+Embedding, LayerNorm, RMSNorm, MultiheadAttention, TransformerBlock), ``gpt.py``
+(GPT), ``text.py`` (the names dataset, CharTokenizer). Importing this package
+loads the standard library only; matplotlib, numpy, scikit-learn and tqdm are imported
 by the functions that need them.
 """
 
 from . import data, functional, init, optim
 from .activations import LeakyReLU, ReLU, Sigmoid, Tanh
+from .attention import Embedding, LayerNorm, Linear, MultiheadAttention, RMSNorm, TransformerBlock
+from .conv import AvgPool1d, AvgPool2d, Conv1d, Conv2d, Flatten, MaxPool1d, MaxPool2d
+from .gpt import GPT
 from .layers import MLP, Dropout, Layer, Neuron, Sequential
 from .module import Module, StateDictError
 from .plot import plot_decision_boundary, plot_loss_curve
@@ -31,18 +38,25 @@ from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .train import History, evaluate, fit, predict
 
 __all__ = [
+    "GPT",
     "MLP",
     "Dropout",
+    "Embedding",
     "History",
     "Layer",
+    "LayerNorm",
     "LeakyReLU",
+    "Linear",
     "Module",
+    "MultiheadAttention",
     "Neuron",
+    "RMSNorm",
     "ReLU",
     "Sequential",
     "Sigmoid",
     "StateDictError",
     "Tanh",
+    "TransformerBlock",
     "data",
     "evaluate",
     "fit",
@@ -54,5 +68,16 @@ __all__ = [
     "predict",
 ]
 
-# Recurrent networks (nn/recurrent.py).
+# --- convolution and pooling (conv.py) ---
+__all__ += [
+    "AvgPool1d",
+    "AvgPool2d",
+    "Conv1d",
+    "Conv2d",
+    "Flatten",
+    "MaxPool1d",
+    "MaxPool2d",
+]
+
+# --- recurrent networks (recurrent.py) ---
 __all__ += ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell"]

@@ -7,7 +7,9 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from chaingrad.engine import Value
+from chaingrad.engine import Constant, Value
+
+_VALUE_TYPES = frozenset({Value, Constant})
 
 
 def check_int(value: Any, what: str, minimum: int = 1) -> int:
@@ -60,7 +62,10 @@ def as_value_array(x: Any, shape: Sequence[int | None], who: str, axes: str) -> 
                 f"in the first row and {len(item)} in another"
             )
         if depth == len(lengths) - 1:
-            into.extend(_as_value(v, who, axes) for v in item)
+            if set(map(type, item)) <= _VALUE_TYPES:  # already Values: one C-level check
+                into.extend(item)
+            else:
+                into.extend(_as_value(v, who, axes) for v in item)
             continue
         children: list[list[Any]] = [[] for _ in item]
         into.extend(children)

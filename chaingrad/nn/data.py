@@ -3,7 +3,9 @@
 Nothing is downloaded. ``make_moons``, ``make_circles``, ``make_blobs`` and
 ``make_spirals`` are generated here with a seeded ``random.Random`` (standard
 library only); ``load_digits`` and ``load_iris`` read the copies that ship
-inside scikit-learn (``pip install scikit-learn``).
+inside scikit-learn (``pip install scikit-learn``). ``load_names`` reads the
+32,033 names shipped inside chaingrad, and ``CharTokenizer`` maps their
+characters to ids (both from :mod:`chaingrad.nn.text`).
 
 Datasets are plain Python lists: ``X`` a list of rows of floats, ``y`` a list
 of ints (class indices), ready to wrap in Values.
@@ -25,6 +27,9 @@ from typing import Any
 
 from ._checks import check_int
 from .init import Seed, make_rng
+
+# Text for language models (the names dataset and a character tokenizer) lives in text.py.
+from .text import CharTokenizer, load_names  # noqa: F401
 
 Rows = list[list[float]]
 

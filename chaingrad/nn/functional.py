@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Literal, overload
 
 from chaingrad.engine import Value, dot, sum_of, take
 from chaingrad.engine import logsumexp as engine_logsumexp
@@ -34,7 +34,7 @@ Number = int | float
 Reduction = str
 
 
-def _elementwise(x: Any, fn: Any) -> Any:
+def _elementwise(x: Any, fn: Callable[[Value], Value]) -> Value | list[Value]:
     if isinstance(x, Value):
         return fn(x)
     if isinstance(x, numbers.Real):
@@ -45,7 +45,13 @@ def _elementwise(x: Any, fn: Any) -> Any:
 # --- activations -------------------------------------------------------------------
 
 
-def relu(x: Value | Sequence[Value]) -> Value | list[Value]:
+@overload
+def relu(x: Value | float) -> Value: ...
+@overload
+def relu(x: Sequence[Value | float]) -> list[Value]: ...
+
+
+def relu(x: Value | float | Sequence[Value | float]) -> Value | list[Value]:
     """``max(0, x)`` (derivative 0 at 0).
 
     >>> [v.data for v in relu([Value(-1.0), Value(2.0)])]
@@ -54,7 +60,15 @@ def relu(x: Value | Sequence[Value]) -> Value | list[Value]:
     return _elementwise(x, Value.relu)
 
 
-def leaky_relu(x: Value | Sequence[Value], alpha: float = 0.01) -> Value | list[Value]:
+@overload
+def leaky_relu(x: Value | float, alpha: float = 0.01) -> Value: ...
+@overload
+def leaky_relu(x: Sequence[Value | float], alpha: float = 0.01) -> list[Value]: ...
+
+
+def leaky_relu(
+    x: Value | float | Sequence[Value | float], alpha: float = 0.01
+) -> Value | list[Value]:
     """``x`` if positive else ``alpha * x``.
 
     >>> leaky_relu(Value(-2.0), 0.1).data
@@ -63,7 +77,13 @@ def leaky_relu(x: Value | Sequence[Value], alpha: float = 0.01) -> Value | list[
     return _elementwise(x, lambda v: v.leaky_relu(alpha))
 
 
-def sigmoid(x: Value | Sequence[Value]) -> Value | list[Value]:
+@overload
+def sigmoid(x: Value | float) -> Value: ...
+@overload
+def sigmoid(x: Sequence[Value | float]) -> list[Value]: ...
+
+
+def sigmoid(x: Value | float | Sequence[Value | float]) -> Value | list[Value]:
     """``1 / (1 + exp(-x))``, computed without overflow.
 
     >>> sigmoid(Value(0.0)).data
@@ -72,7 +92,13 @@ def sigmoid(x: Value | Sequence[Value]) -> Value | list[Value]:
     return _elementwise(x, Value.sigmoid)
 
 
-def tanh(x: Value | Sequence[Value]) -> Value | list[Value]:
+@overload
+def tanh(x: Value | float) -> Value: ...
+@overload
+def tanh(x: Sequence[Value | float]) -> list[Value]: ...
+
+
+def tanh(x: Value | float | Sequence[Value | float]) -> Value | list[Value]:
     """Hyperbolic tangent.
 
     >>> tanh(Value(0.0)).data
@@ -81,7 +107,13 @@ def tanh(x: Value | Sequence[Value]) -> Value | list[Value]:
     return _elementwise(x, Value.tanh)
 
 
-def softplus(x: Value | Sequence[Value]) -> Value | list[Value]:
+@overload
+def softplus(x: Value | float) -> Value: ...
+@overload
+def softplus(x: Sequence[Value | float]) -> list[Value]: ...
+
+
+def softplus(x: Value | float | Sequence[Value | float]) -> Value | list[Value]:
     """``log(1 + exp(x))``, a smooth ReLU; stable for large ``|x|``.
 
     >>> round(softplus(Value(1000.0)).data, 6)
@@ -159,11 +191,27 @@ def _pairs(predictions: Any, targets: Any, who: str) -> tuple[list[Any], list[An
     return preds, tgts, False
 
 
-def _finish(losses: list[Value], single: bool, reduction: Reduction, who: str) -> Any:
+def _finish(
+    losses: list[Value], single: bool, reduction: Reduction, who: str
+) -> Value | list[Value]:
     if single and reduction != "none":
         _reduce(losses, reduction, who)  # validates the name
         return losses[0]
     return _reduce(losses, reduction, who)
+
+
+@overload
+def mse_loss(
+    predictions: Value | Sequence[Value],
+    targets: Number | Value | Sequence[Number | Value],
+    reduction: Literal["mean", "sum"] = "mean",
+) -> Value: ...
+@overload
+def mse_loss(
+    predictions: Value | Sequence[Value],
+    targets: Number | Value | Sequence[Number | Value],
+    reduction: Reduction = "mean",
+) -> Value | list[Value]: ...
 
 
 def mse_loss(
@@ -188,6 +236,20 @@ def _clamped_log(p: Value) -> Value:
     if p.data <= math.exp(_LOG_FLOOR):
         return Value(_LOG_FLOOR)  # a constant: the clamp's derivative is 0
     return p.log()
+
+
+@overload
+def binary_cross_entropy(
+    probabilities: Value | Sequence[Value],
+    targets: Number | Sequence[Number],
+    reduction: Literal["mean", "sum"] = "mean",
+) -> Value: ...
+@overload
+def binary_cross_entropy(
+    probabilities: Value | Sequence[Value],
+    targets: Number | Sequence[Number],
+    reduction: Reduction = "mean",
+) -> Value | list[Value]: ...
 
 
 def binary_cross_entropy(
@@ -222,6 +284,20 @@ def binary_cross_entropy(
     return _finish(losses, single, reduction, "binary_cross_entropy")
 
 
+@overload
+def binary_cross_entropy_with_logits(
+    logits: Value | Sequence[Value],
+    targets: Number | Sequence[Number],
+    reduction: Literal["mean", "sum"] = "mean",
+) -> Value: ...
+@overload
+def binary_cross_entropy_with_logits(
+    logits: Value | Sequence[Value],
+    targets: Number | Sequence[Number],
+    reduction: Reduction = "mean",
+) -> Value | list[Value]: ...
+
+
 def binary_cross_entropy_with_logits(
     logits: Value | Sequence[Value],
     targets: Number | Sequence[Number],
@@ -244,9 +320,23 @@ def binary_cross_entropy_with_logits(
     return _finish(losses, single, reduction, "binary_cross_entropy_with_logits")
 
 
+@overload
 def cross_entropy(
     logits: Sequence[Value] | Sequence[Sequence[Value]],
-    target_index: int | Sequence[int],
+    target_index: int | Value | Sequence[int | Value],
+    reduction: Literal["mean", "sum"] = "mean",
+) -> Value: ...
+@overload
+def cross_entropy(
+    logits: Sequence[Value] | Sequence[Sequence[Value]],
+    target_index: int | Value | Sequence[int | Value],
+    reduction: Reduction = "mean",
+) -> Value | list[Value]: ...
+
+
+def cross_entropy(
+    logits: Sequence[Value] | Sequence[Sequence[Value]],
+    target_index: int | Value | Sequence[int | Value],
     reduction: Reduction = "mean",
 ) -> Value | list[Value]:
     """``-log softmax(logits)[target]``, computed as ``logsumexp(logits) - logits[target]``.
@@ -263,8 +353,8 @@ def cross_entropy(
     if not logits:
         raise ValueError("cross_entropy: got no logits")
     single = isinstance(logits[0], (Value, numbers.Real))
-    batch = [logits] if single else list(logits)
-    targets = [target_index] if single else list(target_index)  # type: ignore[arg-type]
+    batch: list[Any] = [logits] if single else list(logits)
+    targets: list[Any] = [target_index] if single else list(target_index)  # type: ignore[arg-type]
     if len(batch) != len(targets):
         raise ValueError(f"cross_entropy: got {len(batch)} samples but {len(targets)} targets")
     losses = []
@@ -277,12 +367,29 @@ def cross_entropy(
             raise TypeError(
                 f"cross_entropy: target must be a class index (int), got {type(target).__name__}"
             )
-        if not 0 <= target < len(xs):
+        index = int(target)
+        if not 0 <= index < len(xs):
             raise ValueError(
                 f"cross_entropy: target index {target} is out of range for {len(xs)} classes"
             )
-        losses.append(engine_logsumexp(xs) - xs[int(target)])
+        losses.append(engine_logsumexp(xs) - xs[index])
     return _finish(losses, single, reduction, "cross_entropy")
+
+
+@overload
+def hinge_loss(
+    scores: Value | Sequence[Value],
+    targets: Number | Sequence[Number],
+    margin: float = 1.0,
+    reduction: Literal["mean", "sum"] = "mean",
+) -> Value: ...
+@overload
+def hinge_loss(
+    scores: Value | Sequence[Value],
+    targets: Number | Sequence[Number],
+    margin: float = 1.0,
+    reduction: Reduction = "mean",
+) -> Value | list[Value]: ...
 
 
 def hinge_loss(

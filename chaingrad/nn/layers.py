@@ -210,9 +210,10 @@ class MLP(Module):
         ]
 
     def forward(self, x: Sequence[Value | float]) -> Value | list[Value]:
+        out: Any = x  # a list of Values between layers; one Value after a one-neuron layer
         for layer in self.layers:
-            x = layer(x)
-        return x
+            out = layer(out)
+        return out
 
     def _torch_module(self, torch: Any) -> Any:
         # One flat nn.Sequential: Linear, activation, Linear, ... as a torch user writes it.
@@ -253,9 +254,9 @@ class Dropout(Module):
 
     def forward(self, x: Value | Sequence[Value]) -> Value | list[Value]:
         single = isinstance(x, Value)
-        xs = [x] if single else list(x)
+        xs = [x] if isinstance(x, Value) else list(x)
         if not self.training or self.p == 0.0:
-            return x if single else xs
+            return xs[0] if single else xs
         keep = 1.0 / (1.0 - self.p)
         rand = self._rng.random
         out = [v * keep if rand() >= self.p else v * 0.0 for v in xs]
@@ -296,11 +297,13 @@ class Sequential(Module):
                     f"Sequential.to_torch(): step {i} ({name}) is a plain function; "
                     "use a module such as chaingrad.nn.ReLU() so it can be exported"
                 )
-        return torch.nn.Sequential(*(step._torch_module(torch) for step in self.steps))
+        modules = [step for step in self.steps if isinstance(step, Module)]  # all, as checked
+        return torch.nn.Sequential(*(module._torch_module(torch) for module in modules))
 
     def torch_parameters(self) -> Iterator[tuple[str, Any]]:
         for i, step in enumerate(self.steps):
-            yield from prefixed(str(i), step.torch_parameters())
+            if isinstance(step, Module):  # a plain function has no parameters
+                yield from prefixed(str(i), step.torch_parameters())
 
 
 # What each activation name is in torch.nn (None: no module, the Linear stands alone).

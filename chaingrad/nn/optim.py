@@ -31,7 +31,7 @@ from ._checks import check_int
 
 
 def _check_number(who: str, name: str, x: Any, low: float = 0.0, high: float = math.inf) -> float:
-    if isinstance(x, bool) or not isinstance(x, numbers.Real) or not low <= x <= high:
+    if isinstance(x, bool) or not isinstance(x, numbers.Real) or not low <= float(x) <= high:
         raise ValueError(f"{who}: {name} must be a number in [{low}, {high}], got {x!r}")
     return float(x)
 

@@ -108,8 +108,12 @@ def predictions(outputs: list[Any], loss: str | Callable) -> list[Any] | None:
     if loss in ("hinge", "bce"):
         return [1 if _as_scalar(o, "accuracy").data > 0 else 0 for o in outputs]
     if loss == "cross_entropy":
-        return [max(range(len(o)), key=lambda i, o=o: o[i].data) for o in outputs]
+        return [_argmax(o) for o in outputs]
     return None  # regression or a custom loss: no notion of a label
+
+
+def _argmax(values: Sequence[Value]) -> int:
+    return max(range(len(values)), key=lambda i: values[i].data)
 
 
 def accuracy(outputs: list[Any], targets: Sequence[Any], loss: str | Callable) -> float:
@@ -218,9 +222,9 @@ def fit(
     for name, value in (("steps", steps), ("epochs", epochs)):
         if value is not None:
             check_int(value, f"fit: {name}")
-    for name, value in (("l2", l2), ("l1", l1)):
-        if not isinstance(value, numbers.Real) or value < 0:
-            raise ValueError(f"fit: {name} must be a number >= 0, got {value!r}")
+    for name, weight in (("l2", l2), ("l1", l1)):
+        if not isinstance(weight, numbers.Real) or weight < 0:
+            raise ValueError(f"fit: {name} must be a number >= 0, got {weight!r}")
     params = model.parameters()
     if optimizer is None:
         optimizer = Adam(params, lr=0.01)

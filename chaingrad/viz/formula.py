@@ -20,7 +20,7 @@ import math
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 MAX_FORMULA_CHARS = 2000
 MAX_SYNTAX_NODES = 1000
@@ -212,7 +212,7 @@ def build(tree: ast.expr, bindings: dict[str, float]) -> tuple[Any, dict[str, An
             if isinstance(node, ast.BinOp)
             else [node.operand]
             if isinstance(node, ast.UnaryOp)
-            else [node.args[0]]
+            else [cast(ast.Call, node).args[0]]
         )
         if not ready:
             stack.append((node, True))
@@ -252,7 +252,8 @@ def _apply(node: ast.AST, args: list[Any], value_type: type) -> Any:
     (argument,) = args
     if not isinstance(argument, value_type):
         argument = value_type(argument)
-    return getattr(argument, node.func.id)()
+    function = cast(ast.Name, cast(ast.Call, node).func)  # checked by the parser
+    return getattr(argument, function.id)()
 
 
 def parse_binding(text: str) -> tuple[str, float]:

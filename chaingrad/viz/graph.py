@@ -239,7 +239,7 @@ class GraphDrawing:
         i: int,
         grad: float | None,
         number: int | None,
-        widths: tuple[int, int, int, int] | None,
+        widths: tuple[int, ...] | None,
     ) -> str:
         node = self.order[i]
         cells = []
@@ -428,7 +428,7 @@ class GraphDrawing:
         if depth:
             for i, path in enumerate(paths):
                 if len(path) >= depth and i != root_i:
-                    key = ("scope", path[:depth])
+                    key: tuple[str, Any] = ("scope", path[:depth])
                     g = number.get(key)
                     if g is None:
                         g = number[key] = len(keys)
@@ -526,18 +526,18 @@ class GraphDrawing:
             if group_of[i] >= 0:
                 continue
             node = order[i]
-            k = self.kind(node)
-            fill, border, style, penwidth = KIND_STYLES[k]
+            node_kind = self.kind(node)
+            fill, border, style, penwidth = KIND_STYLES[node_kind]
             label = self.value_label(i, node.grad, None, None)
             lines.append(
                 f"n{i} [label={label} fillcolor={quote(fill)} color={quote(border)} "
                 f"style={quote(style)} penwidth={penwidth}]"
             )
-            if node._parents:
+            if node._rule is not None:  # an op node, i.e. not a leaf
                 lines.append(f"o{i} [label={quote(node._rule.symbol)} {OP_STYLE}]")
 
-        for (source, target), k in merged.items():
-            suffix = f' [label="{k} edges"]' if k > 1 else ""
+        for (source, target), edges in merged.items():
+            suffix = f' [label="{edges} edges"]' if edges > 1 else ""
             lines.append(f"{source} -> {target}{suffix}")
 
         drawn = len(group_keys) + sum(1 for g in group_of if g < 0)
