@@ -27,6 +27,9 @@ class UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one line, no usage dump
+        # argparse quotes the arguments it refuses: a newline (or bytes that are
+        # not UTF-8) in one must not break the one-line promise
+        message = " ".join(message.split()).encode("utf-8", "backslashreplace").decode()
         raise UsageError(f"{self.prog}: error: {message} (see --help)")
 
 

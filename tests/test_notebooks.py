@@ -1,45 +1,327 @@
-"""Every teaching notebook runs top to bottom, and is committed without outputs."""
+"""The teaching notebooks: run, readable, and together a walk through the whole material.
+
+* every notebook runs top to bottom, and so does the code of every exercise solution
+  (run after the notebook, in the same kernel);
+* it is committed without outputs, and with its ``FULL_RUN`` switch off;
+* every picture it draws fits a 1,100 px notebook column with text at least 10 px
+  tall as shown (see ``tests/notebook_drawings.py`` for how that is measured);
+* notebooks 01-05 have exercises with solutions folded away;
+* across the notebooks, every topic of the material is explained in prose and used
+  in code (:data:`TOPICS`).
+
+Each notebook is executed once per test session (the ``executed`` fixture) and the
+result is shared by the tests that need outputs: notebooks are the slowest part of CI.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
+from tests.notebook_drawings import (
+    COLUMN_PX,
+    PROBE,
+    Drawing,
+    drawings_in_output,
+    image_width,
+    measure_svg,
+)
+
+ROOT = Path(__file__).parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+IDS = [p.name for p in NOTEBOOKS]
+# The lecture's notebooks, which must have exercises with folded-away solutions.
+LECTURE = [p for p in NOTEBOOKS if re.match(r"0[1-5]_", p.name)]
+
+SOLUTION = re.compile(r"<details>\s*<summary>\s*Solution\s*</summary>(.*?)</details>", re.S)
+PYTHON_BLOCK = re.compile(r"```python\n(.*?)```", re.S)
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_notebook_is_committed_without_outputs(path):
-    cells = json.loads(path.read_text())["cells"]
-    for cell in cells:
-        if cell["cell_type"] == "code":
-            assert not cell.get("outputs") and cell.get("execution_count") is None, path.name
+def read(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_notebook_runs_top_to_bottom(path, tmp_path, monkeypatch):
+def sources(notebook: dict[str, Any], cell_type: str) -> list[str]:
+    return [
+        "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+        for c in notebook["cells"]
+        if c["cell_type"] == cell_type
+    ]
+
+
+def solution_code(notebook: dict[str, Any]) -> list[str]:
+    """The Python blocks of every folded-away solution, in order."""
+    return [
+        block
+        for text in sources(notebook, "markdown")
+        for solution in SOLUTION.findall(text)
+        for block in PYTHON_BLOCK.findall(solution)
+    ]
+
+
+# --- execution, once per notebook per session ---------------------------------------
+
+
+@dataclass
+class Executed:
+    """A notebook after execution: its cells with outputs, and what each cell was."""
+
+    cells: list[Any]
+    origin: list[str] = field(default_factory=list)  # "probe", "cell 7", "solution 2"
+
+    def describe(self, index: int) -> str:
+        """Where a cell is, for a message: ``cell 7 ('draw_dot(o)')``."""
+        lines = self.cells[index].source.strip().splitlines()
+        return f"{self.origin[index]} ({lines[0][:60] if lines else ''!r})"
+
+    def errors(self) -> list[str]:
+        return [
+            f"{self.describe(i)}: {output['ename']}: {output['evalue']}"
+            for i, cell in enumerate(self.cells)
+            for output in cell.get("outputs", [])
+            if output.get("output_type") == "error"
+        ]
+
+    def drawings(self) -> list[tuple[str, Drawing]]:
+        return [
+            (self.describe(i), drawing)
+            for i, cell in enumerate(self.cells)
+            for output in cell.get("outputs", [])
+            if output.get("output_type") in ("display_data", "execute_result")
+            for drawing in drawings_in_output(output)
+        ]
+
+
+def execute(path: Path, workdir: Path) -> Executed:
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
-    monkeypatch.setenv("MPLBACKEND", "Agg")
     notebook = nbformat.read(path, as_version=4)
+    origin = [f"cell {i}" for i in range(len(notebook.cells))]
+    # The probe first (it reports matplotlib figures' text sizes), solutions last.
+    notebook.cells.insert(0, nbformat.v4.new_code_cell(PROBE))
+    origin.insert(0, "probe")
+    for k, code in enumerate(solution_code(read(path)), start=1):
+        notebook.cells.append(nbformat.v4.new_code_cell(code))
+        origin.append(f"solution {k}")
     client = nbclient.NotebookClient(
         notebook,
         timeout=300,
         kernel_name="python3",
-        resources={"metadata": {"path": str(tmp_path)}},  # files it writes land in tmp
+        allow_errors=True,  # every error is reported by the test, with its cell
+        resources={"metadata": {"path": str(workdir)}},  # files it writes land in tmp
     )
-    client.execute()
-    errors = [
-        output
-        for cell in notebook.cells
-        if cell.cell_type == "code"
-        for output in cell.outputs
-        if output.output_type == "error"
-    ]
-    assert not errors
+    env = dict(os.environ)
+    # The kernel imports the chaingrad under test, and shows figures inline as Jupyter does.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    client.execute(env=env)
+    return Executed(notebook.cells, origin)
+
+
+@pytest.fixture(scope="session")
+def executed(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], Executed]:
+    cache: dict[Path, Executed] = {}
+
+    def get(path: Path) -> Executed:
+        if path not in cache:
+            cache[path] = execute(path, tmp_path_factory.mktemp(path.stem))
+        return cache[path]
+
+    return get
+
+
+# --- the files ------------------------------------------------------------------------
 
 
 def test_there_are_notebooks():
-    assert NOTEBOOKS, "notebooks/ has no teaching notebooks"
+    assert len(LECTURE) == 5, [p.name for p in LECTURE]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_notebook_is_committed_without_outputs(path):
+    for cell in read(path)["cells"]:
+        if cell["cell_type"] == "code":
+            assert not cell.get("outputs") and cell.get("execution_count") is None, path.name
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_full_run_switch_is_committed_off(path):
+    """Long runs are opt-in: CI and a learner's first run use the small settings."""
+    code = "\n".join(sources(read(path), "code"))
+    for value in re.findall(r"^FULL_RUN\s*=\s*(.+?)\s*(?:#.*)?$", code, flags=re.M):
+        assert value == "False", f"{path.name}: FULL_RUN = {value}"
+
+
+@pytest.mark.parametrize("path", LECTURE, ids=[p.name for p in LECTURE])
+def test_notebook_has_exercises_with_folded_solutions(path):
+    markdown = sources(read(path), "markdown")
+    solutions = [s for text in markdown for s in SOLUTION.findall(text)]
+    assert len(solutions) >= 3, f"{path.name}: {len(solutions)} exercise solutions"
+    assert any(PYTHON_BLOCK.search(s) for s in solutions), f"{path.name}: no solution code"
+    for text in markdown:
+        assert "<details open" not in text, f"{path.name}: a solution is unfolded"
+        # Markdown inside an HTML block renders (in JupyterLab and nbconvert) only after
+        # a blank line; without it the code would show as raw text.
+        for block in re.findall(r"<summary>.*?</summary>(.{0,2})", text, flags=re.S):
+            assert block == "\n\n", f"{path.name}: no blank line after <summary>"
+
+
+# --- execution --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_notebook_and_its_solutions_run_top_to_bottom(path, executed):
+    assert not executed(path).errors()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_notebook_drawings_fit_the_column(path, executed):
+    drawings = executed(path).drawings()
+    code = "\n".join(sources(read(path), "code"))
+    if re.search(r"draw_dot\(|StepThrough\(|step_through\(|plt\.|plot_\w+\(", code):
+        assert drawings, f"{path.name} draws, but no picture was found in its outputs"
+    problems = [
+        f"{origin}, {drawing.kind}: {problem}"
+        for origin, drawing in drawings
+        for problem in drawing.problems()
+    ]
+    assert not problems, f"{path.name}:\n" + "\n".join(problems)
+
+
+# --- the measuring itself ------------------------------------------------------------------
+
+
+def svg(width: str, view_width: float, font_size: float, scale: float = 1.0) -> str:
+    return (
+        f'<svg width="{width}" height="100pt" viewBox="0.00 0.00 {view_width} 100.00">'
+        f'<g class="graph" transform="scale({scale} {scale}) rotate(0) translate(4 96)">'
+        f'<g class="node"><text font-size="{font_size}">x1</text>'
+        f'<text font-size="{font_size + 4}">data 2.0000</text></g></g></svg>'
+    )
+
+
+def test_measure_svg_at_natural_size():
+    drawing = measure_svg(svg("600pt", 600.0, 11.0))
+    assert drawing.width_px == pytest.approx(800.0)  # 1 pt = 4/3 px
+    assert drawing.text_px == pytest.approx(11.0 * 4 / 3)
+    assert drawing.smallest_text == "x1"
+    assert drawing.problems() == []
+
+
+def test_measure_svg_wider_than_the_column_is_shrunk():
+    drawing = measure_svg(svg("2200pt", 2200.0, 14.0))
+    assert drawing.width_px == pytest.approx(2200 * 4 / 3)
+    assert drawing.text_px == pytest.approx(14.0 * 4 / 3 * COLUMN_PX / (2200 * 4 / 3))
+    assert len(drawing.problems()) == 2  # too wide, and text under 10 px
+
+
+def test_measure_svg_follows_group_scale_and_viewbox():
+    # Graphviz's size= attribute scales the drawing inside the viewBox.
+    drawing = measure_svg(svg("300pt", 600.0, 14.0, scale=0.5))
+    assert drawing.text_px == pytest.approx(14.0 * 0.5 * (400 / 600))
+    assert drawing.problems() == ["text 'x1' is 4.7 px tall as shown (at least 10 px needed)"]
+
+
+def test_measure_svg_in_html_and_image_widths():
+    html = f"<div><p>player</p>{svg('600pt', 600.0, 6.0)}&nbsp;{svg('600pt', 600.0, 12.0)}</div>"
+    output = {"output_type": "display_data", "data": {"text/html": html}}
+    drawings = drawings_in_output(output)
+    assert [round(d.text_px, 1) for d in drawings] == [8.0, 16.0]
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + (1234).to_bytes(4, "big") + bytes(8)
+    assert image_width(png, "image/png") == 1234
+    assert image_width(b"GIF89a" + (700).to_bytes(2, "little") + bytes(4), "image/gif") == 700
+
+
+# --- topics -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A topic is covered when one notebook explains it in prose and uses it in code."""
+
+    name: str
+    prose: str  # regex on markdown, outside code spans and blocks (case-insensitive)
+    code: str | Callable[[list[str]], bool]  # regex on a code cell, or a test of all cells
+    needs: str | None = None  # required once a notebook with this prefix exists
+
+    def covered_by(self, markdown: str, code_cells: list[str]) -> bool:
+        if not re.search(self.prose, markdown, flags=re.I):
+            return False
+        if callable(self.code):
+            return self.code(code_cells)
+        return any(re.search(self.code, cell) for cell in code_cells)
+
+
+def shows_zero_grad_bug_and_fix(cells: list[str]) -> bool:
+    """A training loop that never zeroes the gradients, and one that does."""
+    zeroing = re.compile(r"zero_grad\(\)|\.grad\s*=\s*0")
+    loops = [
+        cell
+        for cell in cells
+        if re.search(r"^\s*for\b", cell, flags=re.M)
+        and ".backward()" in cell
+        and re.search(r"\.data\s*-=|\.step\(\)", cell)  # it updates parameters
+    ]
+    return any(not zeroing.search(c) for c in loops) and any(zeroing.search(c) for c in loops)
+
+
+TOPICS = [
+    Topic("derivative by nudging", r"\bnudg", r"\)\s*/\s*h\b|/\s*\(2 \* h\)"),
+    Topic("neuron", r"\bneuron\b", r"\bNeuron\("),
+    Topic("sigmoid", r"\bsigmoid\b", r"\.sigmoid\(\)|\bsigmoid\(|activation=\"sigmoid\""),
+    Topic("tanh", r"\btanh\b", r"\.tanh\(\)|activation=\"tanh\""),
+    Topic("leaky ReLU", r"\bleaky ReLU\b", r"\bleaky_relu\b|\bLeakyReLU\("),
+    Topic("softmax", r"\bsoftmax\b", r"\bsoftmax\("),
+    Topic("MSE", r"\bmean squared error\b", r"\bmse_loss\(|loss=\"mse\""),
+    Topic("cross-entropy", r"\bcross-entropy\b", r"\bcross_entropy\b"),
+    Topic("chain rule", r"\bchain rule\b", r"\.grad\s*\+?=[^\n]*\*\s*\w+\.grad\b"),
+    Topic("gradient descent", r"\bgradient descent\b", r"\.data\s*-=[^\n]*\.grad\b"),
+    Topic("learning rate", r"\blearning rate\b", r"\blr\s*=|\blearning_rate\b"),
+    Topic("batch size", r"\bbatch size\b", r"\bbatch_size\s*="),
+    Topic("epochs", r"\bepochs?\b", r"\bepochs\s*="),
+    Topic("L1", r"\bL1\b", r"\bl1\s*=|[\"']l1[\"']\s*:|\bl1_penalty\("),
+    Topic("L2", r"\bL2\b", r"\bl2\s*=|[\"']l2[\"']\s*:|\bl2_penalty\(|\bweight_decay\s*="),
+    Topic("dropout", r"\bdropout\b", r"\bDropout\("),
+    Topic("the zero_grad bug", r"\bforg[eo]t\w*\b[^.]*\bzero", shows_zero_grad_bug_and_fix),
+    Topic("convolution", r"\bconvolution", r"\bConv[12]d\(", needs="06_"),
+    Topic("LSTM/GRU", r"\b(LSTM|GRU)\b", r"\b(LSTM|GRU)(Cell)?\(", needs="07_"),
+    Topic("attention", r"\battention\b", r"\b\w*Attention\(|\bGPT\(", needs="08_"),
+]
+
+
+def prose_of(notebook: dict[str, Any]) -> str:
+    text = "\n".join(sources(notebook, "markdown"))
+    text = re.sub(r"```.*?```", " ", text, flags=re.S)
+    return re.sub(r"`[^`\n]*`", " ", text)
+
+
+def test_every_topic_is_explained_in_prose_and_used_in_code():
+    notebooks = [(p.name, prose_of(read(p)), sources(read(p), "code")) for p in NOTEBOOKS]
+    required = [
+        t for t in TOPICS if t.needs is None or any(p.name.startswith(t.needs) for p in NOTEBOOKS)
+    ]
+    missing = [
+        t.name
+        for t in required
+        if not any(t.covered_by(prose, code) for _, prose, code in notebooks)
+    ]
+    assert not missing, f"topics not both explained and used in one notebook: {missing}"
+
+
+def test_topic_check_can_fail():
+    nudging = TOPICS[0]
+    assert nudging.covered_by("Nudge x a little.", ["(f(x + h) - f(x)) / h"])
+    assert not nudging.covered_by("Nudge x a little.", ["print(x)"])  # prose only
+    assert not nudging.covered_by("The slope.", ["(f(x + h) - f(x)) / h"])  # code only
+    bug = TOPICS[16]
+    loop = "for k in range(3):\n    loss = f()\n    loss.backward()\n    opt.step()\n"
+    fixed = "for k in range(3):\n    model.zero_grad()\n    f().backward()\n    opt.step()\n"
+    assert bug.covered_by("If you forget to zero the gradients", [loop, fixed])
+    assert not bug.covered_by("If you forget to zero the gradients", [fixed])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections import deque
 from collections.abc import Sequence
@@ -18,6 +19,32 @@ def check_int(value: Any, what: str, minimum: int = 1) -> int:
         wanted = "a positive int" if minimum == 1 else f"an int >= {minimum}"
         raise ValueError(f"{what} must be {wanted}, got {value!r}")
     return value
+
+
+def check_number(value: Any, what: str, low: float = 0.0, high: float = math.inf) -> float:
+    """``float(value)`` if it is a finite real number in ``[low, high]``, else a ValueError.
+
+    nan and infinities are refused: an infinite learning rate or penalty turns
+    every parameter into inf or nan on the first step.
+
+    >>> check_number(float("inf"), "SGD: lr")
+    Traceback (most recent call last):
+    ...
+    ValueError: SGD: lr must be a finite number >= 0, got inf
+    """
+    number = (
+        float(value)
+        if isinstance(value, numbers.Real) and not isinstance(value, bool)
+        else math.nan
+    )
+    if not (math.isfinite(number) and low <= number <= high):
+        wanted = (
+            f"a finite number >= {low:g}"
+            if high == math.inf
+            else f"a number in [{low:g}, {high:g}]"
+        )
+        raise ValueError(f"{what} must be {wanted}, got {short_repr(value)}")
+    return number
 
 
 def as_value_array(x: Any, shape: Sequence[int | None], who: str, axes: str) -> list[Any]:
@@ -81,10 +108,25 @@ def _as_value(v: Any, who: str, axes: str) -> Value:
     raise ValueError(f"{who} expects {axes} to hold numbers or Values, got {_describe(v)}")
 
 
+def short_repr(item: Any, limit: int = 40) -> str:
+    """``repr(item)`` on one line and cut at ``limit`` characters, for error messages.
+
+    >>> short_repr("x" * 100), short_repr(10**5000)
+    ("'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...", 'an integer of 5001 digits')
+    """
+    if isinstance(item, int) and not isinstance(item, bool) and item.bit_length() > 128:
+        # Python refuses to print an int of more than 4,300 digits (and it is slow).
+        magnitude = abs(item)
+        digits = int((magnitude.bit_length() - 1) * math.log10(2)) + 1
+        if 10**digits <= magnitude:
+            digits += 1
+        return f"an integer of {digits} digits"
+    shown = " ".join(repr(item).split())  # a module's repr spans lines; a message must not
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
+
+
 def _describe(item: Any) -> str:
+    """``type repr`` on one line, cut at 40 characters, for error messages."""
     if isinstance(item, Value):
         return "a Value"
-    shown = repr(item)
-    if len(shown) > 40:
-        shown = shown[:37] + "..."
-    return f"{type(item).__name__} {shown}"
+    return f"{type(item).__name__} {short_repr(item)}"

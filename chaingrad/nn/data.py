@@ -22,10 +22,12 @@ of ints (class indices), ready to wrap in Values.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from ._checks import check_int
+from ._checks import _describe, check_int, short_repr
+from ._memory import BYTES_PER_FLOAT_IN_A_ROW, BYTES_PER_ROW, check_memory
 from .init import Seed, make_rng
 
 # Text for language models (the names dataset and a character tokenizer) lives in text.py.
@@ -34,8 +36,39 @@ from .text import CharTokenizer, load_names  # noqa: F401
 Rows = list[list[float]]
 
 
+def as_rows(X: Any, who: str, name: str = "X") -> list[Any]:
+    """``X`` as a list of samples: lists and tuples as they are, NumPy arrays (or
+    anything with ``tolist``, such as a torch tensor or a pandas Series) converted
+    once. Anything else is a TypeError naming ``who`` and what it got.
+
+    >>> as_rows((3, 1, 2), "fit", "y")
+    [3, 1, 2]
+    >>> as_rows("abc", "fit")
+    Traceback (most recent call last):
+    ...
+    TypeError: fit: X must be a list of samples or a NumPy array, got str 'abc'
+    """
+    if hasattr(X, "to_numpy") and not hasattr(X, "tolist"):
+        X = X.to_numpy()  # a pandas DataFrame
+    if hasattr(X, "tolist") and not isinstance(X, (list, tuple)):
+        X = X.tolist()
+    if isinstance(X, (str, bytes)) or not isinstance(X, Sequence):
+        raise TypeError(
+            f"{who}: {name} must be a list of samples or a NumPy array, got {_describe(X)}"
+        )
+    return X if isinstance(X, list) else list(X)
+
+
 def _check_count(who: str, name: str, n: Any, minimum: int = 1) -> int:
     return check_int(n, f"{who}: {name}", minimum)
+
+
+def _check_size(who: str, n_samples: int, n_features: int) -> None:
+    check_memory(
+        who,
+        n_samples * (BYTES_PER_ROW + BYTES_PER_FLOAT_IN_A_ROW * n_features + 8),
+        f"{n_samples:,} samples of {n_features} features",
+    )
 
 
 def _check_noise(who: str, noise: Any) -> float:
@@ -60,6 +93,7 @@ def make_moons(
     ([1.0, 0.0], [0, 0, 1, 1])
     """
     _check_count("make_moons", "n_samples", n_samples, 2)
+    _check_size("make_moons", n_samples, 2)
     noise = _check_noise("make_moons", noise)
     rng = make_rng(seed)
     n_out = n_samples // 2
@@ -92,6 +126,7 @@ def make_circles(
     ([1.0, 0.0], [0.5, 0.0], 0, 1)
     """
     _check_count("make_circles", "n_samples", n_samples, 2)
+    _check_size("make_circles", n_samples, 2)
     noise = _check_noise("make_circles", noise)
     if not 0.0 < factor < 1.0:
         raise ValueError(f"make_circles: factor must be in (0, 1), got {factor!r}")
@@ -127,14 +162,20 @@ def make_blobs(
     _check_count("make_blobs", "n_samples", n_samples)
     std = _check_noise("make_blobs", std)
     rng = make_rng(seed)
-    if isinstance(centers, int):
+    if isinstance(centers, int) and not isinstance(centers, bool):
         _check_count("make_blobs", "centers", centers)
         _check_count("make_blobs", "n_features", n_features)
+        _check_size("make_blobs", n_samples + centers, n_features)
         points = [[rng.uniform(-10.0, 10.0) for _ in range(n_features)] for _ in range(centers)]
     else:
-        points = [[float(c) for c in center] for center in centers]
-        if not points or len({len(p) for p in points}) != 1:
-            raise ValueError("make_blobs: centers must be a non-empty list of equal-length points")
+        points = as_rows(centers, "make_blobs", "centers")
+        if not points or not all(_is_row(p) for p in points) or len(set(map(len, points))) != 1:
+            raise ValueError(
+                "make_blobs: centers must be a count or a non-empty list of points "
+                f"of equal length, got {short_repr(centers)}"
+            )
+        points = [[float(c) for c in center] for center in points]
+        _check_size("make_blobs", n_samples, len(points[0]))
     X: Rows = []
     y: list[int] = []
     for i in range(n_samples):
@@ -160,6 +201,7 @@ def make_spirals(
     (90, [0, 1, 2])
     """
     _check_count("make_spirals", "n_samples", n_samples, 2)
+    _check_size("make_spirals", n_samples, 2)
     _check_count("make_spirals", "n_classes", n_classes, 2)
     noise = _check_noise("make_spirals", noise)
     rng = make_rng(seed)
@@ -221,7 +263,7 @@ def train_test_split(
     >>> sorted(split[3])
     [0, 1]
     """
-    X, y = list(X), list(y)
+    X, y = as_rows(X, "train_test_split", "X"), as_rows(y, "train_test_split", "y")
     n = len(X)
     if n != len(y):
         raise ValueError(f"train_test_split: X has {n} rows but y has {len(y)}")
@@ -266,23 +308,57 @@ def train_test_split(
     )
 
 
+def _is_row(row: Any) -> bool:
+    return isinstance(row, (list, tuple)) and all(
+        isinstance(v, numbers.Real) and not isinstance(v, bool) for v in row
+    )
+
+
+def _table(rows: Any, who: str, name: str, width: int | None) -> Rows:
+    """``rows`` as a list of rows of floats, all of length ``width`` (the first row's if None)."""
+    rows = as_rows(rows, who, name)
+    out = []
+    for i, row in enumerate(rows):
+        if hasattr(row, "tolist"):
+            row = row.tolist()
+        if not _is_row(row):
+            raise ValueError(
+                f"{who}: row {i} of {name} is not a list of numbers: {short_repr(row)}"
+            )
+        if width is None:
+            width = len(row)
+        if len(row) != width:
+            raise ValueError(
+                f"{who}: row {i} of {name} has {len(row)} numbers, but train's rows have {width}"
+            )
+        out.append([float(v) for v in row])
+    return out
+
+
 def standardize(train: Rows, *others: Rows) -> list[Rows]:
     """Scale each column to mean 0, std 1 using statistics of ``train`` only.
 
-    Returns ``[train_scaled, *others_scaled]``; constant columns are only centred.
+    Returns ``[train_scaled, *others_scaled]``; constant columns are only
+    centred. Lists of rows or NumPy arrays; every row must have the same
+    number of columns (a ragged row is an error, never a dropped column).
 
     >>> standardize([[1.0], [3.0]], [[5.0]])
     [[[-1.0], [1.0]], [[3.0]]]
     """
-    if not train:
+    rows = _table(train, "standardize", "train", None)
+    if not rows:
         raise ValueError("standardize: train is empty")
-    columns = list(zip(*train))
-    means = [sum(c) / len(c) for c in columns]
-    stds = [math.sqrt(sum((v - m) ** 2 for v in c) / len(c)) or 1.0 for c, m in zip(columns, means)]
-    return [
-        [[(v - m) / s for v, m, s in zip(row, means, stds)] for row in rows]
-        for rows in (train, *others)
+    width = len(rows[0])
+    tables = [rows] + [
+        _table(other, "standardize", f"others[{k}]", width) for k, other in enumerate(others)
     ]
+    columns = list(zip(*rows))
+    means = [math.fsum(c) / len(c) for c in columns]
+    stds = [
+        math.sqrt(math.fsum((v - m) ** 2 for v in c) / len(c)) or 1.0
+        for c, m in zip(columns, means)
+    ]
+    return [[[(v - m) / s for v, m, s in zip(row, means, stds)] for row in t] for t in tables]
 
 
 def batches(
@@ -303,6 +379,7 @@ def batches(
     >>> list(batches([[1], [2], [3]], [0, 1, 0], batch_size=2, shuffle=False))
     [([[1], [2]], [0, 1]), ([[3]], [0])]
     """
+    X, y = as_rows(X, "batches", "X"), as_rows(y, "batches", "y")
     n = len(X)
     if n != len(y):
         raise ValueError(f"batches: X has {n} rows but y has {len(y)}")

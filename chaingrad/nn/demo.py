@@ -23,24 +23,35 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import io
 import os
 import sys
 import tempfile
 import time
 from typing import Any
 
+from ._files import write_atomically
+
 DATASETS = ("moons", "circles", "blobs", "spirals")
 DEFAULT_OUTPUT = "chaingrad-demo"
 
 
-def _whole_number(minimum: int) -> Any:
+# The demo trains full-batch in pure Python: past these it would run for hours, and
+# 10,000 points already hold a graph of a few hundred MB per step.
+MAX_SAMPLES = 10_000
+MAX_STEPS = 100_000
+
+
+def _whole_number(minimum: int, maximum: int) -> Any:
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             value = minimum - 1
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be a whole number >= {minimum}, got {text!r}")
+        if not minimum <= value <= maximum:
+            raise argparse.ArgumentTypeError(
+                f"must be a whole number from {minimum} to {maximum}, got {text!r}"
+            )
         return value
 
     return parse
@@ -72,7 +83,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="which two-class 2-D dataset to learn (default: moons)",
     )
     parser.add_argument(
-        "--samples", type=_whole_number(4), default=100, help="number of points (default: 100)"
+        "--samples",
+        type=_whole_number(4, MAX_SAMPLES),
+        default=100,
+        help=f"number of points, up to {MAX_SAMPLES:,} (default: 100)",
     )
     parser.add_argument(
         "--noise",
@@ -81,7 +95,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="spread of the points (default: 0.1 moons, 0.05 circles, 1.0 blobs, 0.2 spirals)",
     )
     parser.add_argument(
-        "--steps", type=_whole_number(1), default=100, help="training steps (default: 100)"
+        "--steps",
+        type=_whole_number(1, MAX_STEPS),
+        default=100,
+        help=f"training steps, up to {MAX_STEPS:,} (default: 100)",
     )
     parser.add_argument(
         "--seed",
@@ -122,21 +139,41 @@ def _make_data(name: str, samples: int, noise: float | None, seed: int) -> Any:
 
 
 def _save_figure(fig: Any, path: str) -> None:
-    # Write next to the target and rename, so a crash never leaves half a PNG.
-    fd, tmp = tempfile.mkstemp(prefix=".chaingrad-", suffix=".png", dir=os.path.dirname(path))
-    os.close(fd)
+    # Rendered in memory, then written next to the target and renamed: a crash never
+    # leaves half a PNG.
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120)
+    write_atomically(path, buffer.getvalue())
+
+
+def _prepare_output(output: str, shown: str) -> None:
+    """Make the output folder and prove it is writable, before any time is spent training."""
+    from chaingrad.cli import UsageError
+
+    if os.path.exists(output) and not os.path.isdir(output):
+        raise UsageError(f"chaingrad demo: error: --output {shown!r} is a file, not a folder")
     try:
-        fig.savefig(tmp, format="png", dpi=120)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        os.makedirs(output, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".chaingrad-probe-", dir=output)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise UsageError(
+            f"chaingrad demo: error: cannot write to --output {shown!r} ({reason})"
+        ) from None
 
 
 def run(args: argparse.Namespace) -> int:
     """Train, print the progress, write the plots and the model; returns the exit status."""
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        print("\nchaingrad demo: interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
     from chaingrad.cli import UsageError
 
     output = os.path.abspath(args.output)
@@ -150,6 +187,7 @@ def run(args: argparse.Namespace) -> int:
     if progress and importlib.util.find_spec("tqdm") is None:
         print(_missing("tqdm", "for the progress bar; or pass --no-progress"), file=sys.stderr)
         return 1
+    _prepare_output(output, args.output)
 
     from .layers import MLP
     from .optim import SGD
@@ -187,14 +225,21 @@ def run(args: argparse.Namespace) -> int:
         f"training accuracy {final['accuracy']:.1%}"
     )
 
-    os.makedirs(output, exist_ok=True)
     boundary = os.path.join(output, "decision_boundary.png")
     curve = os.path.join(output, "loss_curve.png")
     model_path = os.path.join(output, "model.json")
     title = f"MLP(2, [16, 16, 1]) on {args.dataset}: accuracy {final['accuracy']:.0%}"
-    _save_figure(plot_decision_boundary(model, X, labels, title=title), boundary)
-    _save_figure(plot_loss_curve(history, title=f"{args.dataset}, {steps} steps"), curve)
-    model.save(model_path)
+    try:
+        _save_figure(plot_decision_boundary(model, X, labels, title=title), boundary)
+        _save_figure(plot_loss_curve(history, title=f"{args.dataset}, {steps} steps"), curve)
+        model.save(model_path)
+    except OSError as error:  # the folder was checked, but a disk can still fill up
+        where = error.filename or args.output
+        print(
+            f"chaingrad demo: error: could not write {where!r}: {error.strerror or error}",
+            file=sys.stderr,
+        )
+        return 1
     for path in (boundary, curve, model_path):
         print(f"wrote {os.path.relpath(path)}")
     return 0

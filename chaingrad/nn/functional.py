@@ -350,7 +350,7 @@ def cross_entropy(
     >>> round(cross_entropy([Value(0.0), Value(0.0)], 1).data, 6)
     0.693147
     """
-    if not logits:
+    if len(logits) == 0:  # not `not logits`: a NumPy array has no truth value
         raise ValueError("cross_entropy: got no logits")
     single = isinstance(logits[0], (Value, numbers.Real))
     batch: list[Any] = [logits] if single else list(logits)

@@ -15,13 +15,15 @@ without ``seed`` every model starts from ``DEFAULT_SEED``, reproducibly.
 
 from __future__ import annotations
 
+import numbers
 import random
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from chaingrad.engine import Value, dot
 
-from ._checks import check_int
+from ._checks import _describe, as_value_array, check_int
+from ._memory import BYTES_PER_VALUE, check_memory
 from .init import Initializer, Seed, get_initializer, make_rng
 from .module import Module, prefixed
 
@@ -41,13 +43,39 @@ def _check_activation(activation: str) -> str:
     return activation
 
 
+def _check_parameters(who: str, sizes: Sequence[int]) -> None:
+    """A MemoryError before building, if the weights of these layer sizes cannot fit."""
+    count = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+    check_memory(who, count * BYTES_PER_VALUE, f"{count:,} parameters")
+
+
+_JUST_VALUES = frozenset({Value})
+_VALUES_AND_NUMBERS = frozenset({Value, float, int})
+
+
 def _as_values(x: Any, nin: int, who: str) -> list[Value]:
-    """The inputs as Values (numbers become leaves once, not once per neuron)."""
-    if isinstance(x, Value) or not isinstance(x, Sequence):
-        x = [x]  # a single number is a one-input sample, as in micrograd's MLP(1, ...)
+    """The inputs as Values (numbers become leaves once, not once per neuron).
+
+    A list or tuple, a NumPy array (or anything with ``tolist``), or a single
+    number for a one-input unit, as in micrograd's ``MLP(1, ...)``.
+    """
+    if (type(x) is list or type(x) is tuple) and len(x) == nin:
+        kinds = set(map(type, x))  # one C-level pass decides the common cases
+        if kinds <= _JUST_VALUES and type(x) is list:
+            return x  # a layer's output feeding the next layer: nothing to convert
+        if kinds <= _VALUES_AND_NUMBERS:
+            return [v if type(v) is Value else Value(v) for v in x]
+    if hasattr(x, "tolist") and not isinstance(x, Value):
+        x = x.tolist()  # a NumPy array (a 0-d one gives a number)
+    if isinstance(x, (Value, numbers.Real)):
+        x = [x]
+    if isinstance(x, (str, bytes)) or not isinstance(x, Sequence):
+        raise ValueError(
+            f"{who} expects a list of {nin} inputs (or a NumPy array), got {_describe(x)}"
+        )
     if len(x) != nin:
         raise ValueError(f"{who} expects {nin} inputs, got {len(x)}")
-    return [v if type(v) is Value else Value(v) for v in x]
+    return as_value_array(x, (nin,), who, "x[i]")
 
 
 class Neuron(Module):
@@ -77,6 +105,7 @@ class Neuron(Module):
         fan_out: int = 1,
     ) -> None:
         nin = check_int(nin, "Neuron: nin")
+        check_memory("Neuron", (nin + 1) * BYTES_PER_VALUE, f"{nin + 1:,} parameters")
         if activation is None:
             activation = "relu" if nonlin else "linear"
         self.activation = _check_activation(activation)
@@ -92,6 +121,8 @@ class Neuron(Module):
         return self.activation != "linear"
 
     def forward(self, x: Sequence[Value | float]) -> Value:
+        if type(x) is not list or len(x) != len(self.w):
+            x = _as_values(x, len(self.w), "Neuron")  # a Layer passes a checked list
         act = dot(self.w, x) + self.b
         apply = self._apply
         return act if apply is None else apply(act)
@@ -121,6 +152,7 @@ class Layer(Module):
     def __init__(self, nin: int, nout: int, *, seed: Seed = None, **kwargs: Any) -> None:
         nin = check_int(nin, "Layer: nin")
         nout = check_int(nout, "Layer: nout")
+        _check_parameters("Layer", [nin, nout])
         rng = make_rng(seed)
         self.neurons = [Neuron(nin, seed=rng, fan_out=nout, **kwargs) for _ in range(nout)]
 
@@ -193,10 +225,13 @@ class MLP(Module):
         nin = check_int(nin, "MLP: nin")
         if isinstance(nouts, int) or not isinstance(nouts, Sequence) or not nouts:
             raise ValueError(f"MLP: nouts must be a non-empty list of layer sizes, got {nouts!r}")
+        for i, nout in enumerate(nouts):
+            check_int(nout, f"MLP: nouts[{i}]")
         _check_activation(activation)
         _check_activation(output_activation)
         rng = make_rng(seed)
         sizes = [nin, *nouts]
+        _check_parameters("MLP", sizes)
         last = len(nouts) - 1
         self.layers = [
             Layer(

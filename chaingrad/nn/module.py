@@ -16,17 +16,18 @@ Floats are written with ``repr``, so a save/load round trip is exact.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import numbers
 import os
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from chaingrad.engine import Value
 from chaingrad.engine.scopes import active_recorder
+
+from ._checks import short_repr
+from ._files import read_bounded, write_atomically
 
 FORMAT = "chaingrad.state_dict"
 VERSION = 1
@@ -40,17 +41,70 @@ class StateDictError(ValueError):
 
 
 def _is_value_tree(obj: Any) -> bool:
-    """True for a Value or a non-empty (nested) list/tuple whose leaves are all Values."""
+    """True for a Value or a non-empty (nested) list/tuple whose leaves are all Values.
+
+    A list that contains itself is not a tree (it is walked item by item instead).
+    """
     stack = [obj]
+    entered: set[int] = set()
     while stack:
         item = stack.pop()
         if isinstance(item, Value):
             continue
-        if isinstance(item, (list, tuple)) and item:
+        if isinstance(item, (list, tuple)) and item and id(item) not in entered:
+            entered.add(id(item))
             stack.extend(item)
             continue
         return False
     return True
+
+
+def _holds_parameters(obj: Any) -> bool:
+    """True if a Value or a Module is somewhere inside ``obj`` (lists, tuples, dicts, sets)."""
+    stack, seen = [obj], set()
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (Value, Module)):
+            return True
+        if isinstance(item, (list, tuple, set, frozenset, Mapping)) and id(item) not in seen:
+            seen.add(id(item))
+            stack.extend(item.values() if isinstance(item, Mapping) else item)
+    return False
+
+
+def _found_in(obj: Any, path: str, owner: Module) -> Iterator[tuple[str, Any]]:
+    """(dotted path, Module or Value tree) inside one attribute, in order; see _children."""
+    stack: list[tuple[str, Any]] = [(path, obj)]
+    seen: set[int] = set()  # containers already entered: a list holding itself is walked once
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, Module) or _is_value_tree(item):
+            yield where, item
+            continue
+        if id(item) in seen:
+            continue
+        if isinstance(item, (list, tuple)):
+            seen.add(id(item))
+            stack.extend((f"{where}.{i}", sub) for i, sub in reversed(list(enumerate(item))))
+        elif isinstance(item, Mapping):
+            seen.add(id(item))
+            entries = []
+            for key, sub in item.items():
+                if not (isinstance(key, str) and key and "." not in key):
+                    if _holds_parameters(sub):
+                        raise TypeError(
+                            f"{type(owner).__name__}.{where}: dict key {short_repr(key)} holds "
+                            "parameters or modules, but parameter names need keys that are "
+                            "non-empty strings without dots"
+                        )
+                    continue
+                entries.append((f"{where}.{key}", sub))
+            stack.extend(reversed(entries))
+        elif isinstance(item, (set, frozenset)) and _holds_parameters(item):
+            raise TypeError(
+                f"{type(owner).__name__}.{where}: a set holds parameters or modules; a set "
+                "has no fixed order, so they could not be named or saved: use a list"
+            )
 
 
 def _to_data(tree: Any) -> Tensor:
@@ -75,7 +129,12 @@ def _pairs_if_matching(name: str, tree: Any, entry: Any) -> list[tuple[Value, fl
                 raise StateDictError(
                     f"state dict entry {where!r} should be a number, got {_describe(item)}"
                 )
-            pairs.append((node, float(item)))
+            try:
+                pairs.append((node, float(item)))
+            except (OverflowError, ValueError):
+                raise StateDictError(
+                    f"state dict entry {where!r} is too large for a float: {_describe(item)}"
+                ) from None
             continue
         if not isinstance(item, (list, tuple)) or len(item) != len(node):
             raise StateDictError(
@@ -98,12 +157,11 @@ def _describe_tree(tree: Any) -> str:
 def _describe(entry: Any) -> str:
     if isinstance(entry, (list, tuple)):
         return f"a list of {len(entry)} items"
+    if isinstance(entry, int) and not isinstance(entry, bool) and entry.bit_length() > 128:
+        return short_repr(entry)  # "an integer of 400 digits"
     if isinstance(entry, numbers.Real) and not isinstance(entry, bool):
-        return f"the number {entry!r}"
-    shown = repr(entry)
-    if len(shown) > 40:
-        shown = shown[:37] + "..."
-    return f"{type(entry).__name__} {shown}"
+        return f"the number {short_repr(entry)}"
+    return f"{type(entry).__name__} {short_repr(entry)}"
 
 
 class Module:
@@ -139,17 +197,18 @@ class Module:
     # --- walking the tree -----------------------------------------------------------
 
     def _children(self) -> Iterator[tuple[str, Any]]:
-        """(attribute path, Module or Value tree) for each public attribute, in order."""
+        """(attribute path, Module or Value tree) for each public attribute, in order.
+
+        Lists, tuples and dicts are looked into, so no parameter is hidden from
+        the optimizer or the model file: ``self.heads = {"q": Linear, ...}``
+        gives ``heads.q``, a list mixing Values with numbers gives its Values by
+        position. Anything else (numbers, strings, functions) is not a
+        parameter. A structure that cannot be named reliably (a set, a dict
+        key that is not a plain string) holding Values or Modules is an error.
+        """
         for name, attr in vars(self).items():
-            if name.startswith("_"):
-                continue
-            if isinstance(attr, Module) or _is_value_tree(attr):
-                yield name, attr
-            elif isinstance(attr, (list, tuple)):
-                # A list of submodules (plain functions between them are skipped).
-                for i, item in enumerate(attr):
-                    if isinstance(item, Module):
-                        yield f"{name}.{i}", item
+            if not name.startswith("_"):
+                yield from _found_in(attr, name, self)
 
     def named_modules(self) -> Iterator[tuple[str, Module]]:
         """``(dotted_name, module)`` for this module (name ``""``) and every submodule.
@@ -243,17 +302,35 @@ class Module:
         return ""
 
     def __repr__(self) -> str:
-        lines = [f"{type(self).__name__}({self.extra_repr()})"]
-        # Submodules are listed one level deep; repeated identical lines collapse.
-        subs = [(name, child) for name, child in self._children() if isinstance(child, Module)]
-        if not subs:
-            return lines[0]
-        lines[0] = lines[0][:-1] + ("," if self.extra_repr() else "") + "\n"
-        body = []
-        for name, child in subs:
-            text = repr(child).replace("\n", "\n  ")
-            body.append(f"  ({name}): {text}")
-        return lines[0] + "\n".join(body) + "\n)"
+        # Submodules one per line, indented under their parent. Written without
+        # recursion, and a module that contains itself (or an enclosing module)
+        # is named, not printed forever.
+        lines: list[str] = []
+        # (depth, "(name): ", module or None for a closing parenthesis, enclosing ids)
+        stack: list[tuple[int, str, Module | None, frozenset[int]]] = [(0, "", self, frozenset())]
+        while stack:
+            depth, prefix, module, enclosing = stack.pop()
+            pad = "  " * depth
+            if module is None:
+                lines.append(pad + ")")
+                continue
+            kind = type(module).__name__
+            if id(module) in enclosing:
+                lines.append(f"{pad}{prefix}<{kind}: contains itself, shown above>")
+                continue
+            if module is not self and type(module).__repr__ is not Module.__repr__:
+                lines.append(pad + prefix + repr(module).replace("\n", "\n" + pad))
+                continue
+            extra = module.extra_repr()
+            subs = [(name, c) for name, c in module._children() if isinstance(c, Module)]
+            if not subs:
+                lines.append(f"{pad}{prefix}{kind}({extra})")
+                continue
+            lines.append(f"{pad}{prefix}{kind}({extra}{',' if extra else ''}")
+            inner = enclosing | {id(module)}
+            stack.append((depth, "", None, inner))
+            stack.extend((depth + 1, f"({name}): ", c, inner) for name, c in reversed(subs))
+        return "\n".join(lines)
 
     # --- the way out: PyTorch ----------------------------------------------------------
 
@@ -352,9 +429,11 @@ class Module:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the parameters to ``path`` as JSON, atomically (temp file, then rename).
 
-        If writing fails, an existing file at ``path`` is left as it was.
+        If writing fails, an existing file at ``path`` is left as it was. A
+        symlink is followed: the file it points to gets the new content. A
+        temporary file left by a save that was killed is removed by the next
+        save to the same path.
         """
-        path = os.fspath(path)
         document = {
             "format": FORMAT,
             "version": VERSION,
@@ -363,49 +442,50 @@ class Module:
         }
         # NaN and infinities are written as JSON's common NaN/Infinity extension so a
         # diverged model still round-trips; repr-based float output makes it exact.
-        text = json.dumps(document, indent=1)
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".chaingrad-", suffix=".tmp", dir=directory)
-        try:
-            # mkstemp makes the file private (0600); give it the mode a plain open() would.
-            os.chmod(tmp, _file_mode(path))
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-                f.write("\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        text = json.dumps(document, indent=1) + "\n"
+        write_atomically(path, text.encode("utf-8"))
 
     def load(self, path: str | os.PathLike[str]) -> Module:
         """Read parameters saved by :meth:`save` into this model; returns self.
 
         Loading only parses JSON (no code runs). A missing, empty, non-JSON or
-        non-chaingrad file, or one made for another architecture, raises
-        :class:`StateDictError` (``FileNotFoundError`` for a missing file) and
-        leaves the model unchanged.
+        non-chaingrad file, one made for another architecture, a FIFO or
+        device, or a file far larger than this model's file can be raises
+        :class:`StateDictError` (``FileNotFoundError`` for a missing file)
+        and leaves the model unchanged.
         """
         path = os.fspath(path)
-        with open(path, "rb") as f:
-            raw = f.read()
+        limit = self._file_size_limit()
+        what = f"a model file for this {type(self).__name__} ({self.num_parameters()} parameters)"
+        try:
+            raw = read_bounded(path, limit, what)
+        except ValueError as error:
+            raise StateDictError(f"{path}: {error}") from None
         if not raw.strip():
             raise StateDictError(f"{path}: the file is empty, not a chaingrad model file")
         try:
-            document = json.loads(raw.decode("utf-8"), parse_constant=_parse_constant)
+            document = json.loads(
+                raw.decode("utf-8"),
+                parse_constant=_parse_constant,
+                parse_float=_parse_float,
+                parse_int=_parse_int,
+                object_pairs_hook=_unique_keys,
+            )
+        except _FileContentError as error:
+            raise StateDictError(f"{path}: {error}") from None
         except (ValueError, RecursionError) as error:  # bad UTF-8, bad JSON, absurd nesting
             reason = str(error) or type(error).__name__
             raise StateDictError(f"{path}: not a chaingrad model file ({reason})") from None
+        finally:
+            del raw
         if not isinstance(document, dict) or document.get("format") != FORMAT:
             raise StateDictError(
                 f'{path}: not a chaingrad model file (no "format": {FORMAT!r} tag)'
             )
         if document.get("version") != VERSION:
             raise StateDictError(
-                f"{path}: model file version {document.get('version')!r} is not supported "
-                f"(this chaingrad reads version {VERSION})"
+                f"{path}: model file version {short_repr(document.get('version'))} is not "
+                f"supported (this chaingrad reads version {VERSION})"
             )
         if "state" not in document:
             raise StateDictError(f'{path}: model file has no "state"')
@@ -414,6 +494,18 @@ class Module:
         except StateDictError as error:
             raise StateDictError(f"{path}: {error}") from None
         return self
+
+    def _file_size_limit(self) -> int:
+        """The largest model file :meth:`load` reads for this model, in bytes.
+
+        :meth:`save` writes under 40 bytes per number; the limit allows five
+        times that plus room for names and formatting, so any file written for
+        this architecture (even re-indented by hand) fits, and a gigabyte of
+        anything is refused before it is read.
+        """
+        groups = list(self.named_parameter_groups())
+        numbers_count = sum(len(_indexed_leaves(tree)) for _, tree in groups)
+        return _FILE_BASE_BYTES + _FILE_BYTES_PER_NUMBER * numbers_count + 1024 * len(groups)
 
 
 def import_torch(who: str) -> Any:
@@ -433,18 +525,49 @@ def prefixed(prefix: str, pairs: Iterable[tuple[str, Any]]) -> Iterator[tuple[st
         yield f"{prefix}.{name}", tree
 
 
-def _file_mode(path: str) -> int:
-    try:
-        return os.stat(path).st_mode & 0o777  # overwriting keeps the old file's mode
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+_FILE_BASE_BYTES = 1 << 20
+_FILE_BYTES_PER_NUMBER = 200
+
+
+class _FileContentError(ValueError):
+    """Valid JSON that no chaingrad model file contains (reported with the path)."""
 
 
 def _parse_constant(name: str) -> float:
     # json.loads accepts NaN, Infinity and -Infinity by default; say so explicitly.
     return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}[name]
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e400: beyond every float (save writes inf as Infinity)
+        raise _FileContentError(
+            f"the number {_shorten(text, unit='digits')} is too large for a float"
+        )
+    return value
+
+
+def _parse_int(text: str) -> int | float:
+    if len(text) <= 18:
+        return int(text)
+    # Long integers become floats right away: int() of thousands of digits is slow
+    # and refused by Python, and a parameter is a float anyway.
+    return _parse_float(text)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        keys = [key for key, _ in pairs]
+        twice = next(key for key in keys if keys.count(key) > 1)
+        raise _FileContentError(f"the key {short_repr(twice)} appears twice")
+    return document
+
+
+def _shorten(text: str, keep: int = 40, unit: str = "characters") -> str:
+    if len(text) <= keep:
+        return text
+    return f"{text[: keep // 2]}...{text[-keep // 4 :]} ({len(text)} {unit})"
 
 
 def _indexed_leaves(tree: Any) -> list[tuple[str, Value]]:

@@ -27,13 +27,16 @@ from typing import Any
 
 from chaingrad.engine import Value
 
-from ._checks import check_int
+from ._checks import check_int, check_number
 
 
 def _check_number(who: str, name: str, x: Any, low: float = 0.0, high: float = math.inf) -> float:
-    if isinstance(x, bool) or not isinstance(x, numbers.Real) or not low <= float(x) <= high:
-        raise ValueError(f"{who}: {name} must be a number in [{low}, {high}], got {x!r}")
-    return float(x)
+    return check_number(x, f"{who}: {name}", low, high)
+
+
+def check_lr(who: str, lr: Any) -> float:
+    """A learning rate: a finite number >= 0 (0 freezes the parameters)."""
+    return _check_number(who, "lr", lr)
 
 
 class Optimizer:
@@ -51,8 +54,17 @@ class Optimizer:
                 raise TypeError(f"{who}: params[{i}] must be a Value, got {type(p).__name__}")
         if len(set(self.params)) != len(self.params):
             raise ValueError(f"{who}: a parameter is listed twice; it would be updated twice")
-        self.lr = _check_number(who, "lr", lr)
+        self.lr = lr
         self.steps = 0  # how many times step() ran
+
+    @property
+    def lr(self) -> float:
+        """The learning rate of the next step; setting it checks it (finite, >= 0)."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self._lr = check_lr(type(self).__name__, value)
 
     def zero_grad(self) -> None:
         """Set every parameter's gradient to 0."""
@@ -218,7 +230,18 @@ class LRSchedule:
         self.optimizer = optimizer
         self.base_lr = optimizer.lr
         self.k = 0
-        optimizer.lr = self.lr_at(0)
+        optimizer.lr = self._checked_lr(0)
+
+    def _checked_lr(self, k: int) -> float:
+        """``lr_at(k)``, or a ValueError naming the schedule and the step if it is not a rate."""
+        try:
+            lr = self.lr_at(k)
+            return check_lr(type(self).__name__, lr)
+        except (TypeError, ValueError, OverflowError, ArithmeticError) as error:
+            raise ValueError(
+                f"{type(self).__name__}: the learning rate for step {k} is not a finite "
+                f"number >= 0 ({error})"
+            ) from None
 
     def factor(self, k: int) -> float:
         raise NotImplementedError
@@ -229,8 +252,8 @@ class LRSchedule:
 
     def step(self) -> float:
         """Advance one step and set the optimizer's lr for the next; returns it."""
+        self.optimizer.lr = self._checked_lr(self.k + 1)
         self.k += 1
-        self.optimizer.lr = self.lr_at(self.k)
         return self.optimizer.lr
 
 
@@ -243,11 +266,16 @@ class LambdaLR(LRSchedule):
     """
 
     def __init__(self, optimizer: Optimizer, fn: Callable[[int], float]) -> None:
+        if not callable(fn):
+            raise TypeError(f"LambdaLR: fn must be a function of the step, got {fn!r}")
         self.fn = fn
         super().__init__(optimizer)
 
     def factor(self, k: int) -> float:
-        return float(self.fn(k))
+        factor = self.fn(k)
+        if isinstance(factor, bool) or not isinstance(factor, numbers.Real):
+            raise TypeError(f"fn({k}) returned {type(factor).__name__} {factor!r}, not a number")
+        return float(factor)
 
 
 class LinearLR(LRSchedule):
@@ -269,8 +297,8 @@ class LinearLR(LRSchedule):
         total_steps: int = 100,
     ) -> None:
         check_int(total_steps, "LinearLR: total_steps")
-        self.start_factor = float(start_factor)
-        self.end_factor = float(end_factor)
+        self.start_factor = _check_number("LinearLR", "start_factor", start_factor)
+        self.end_factor = _check_number("LinearLR", "end_factor", end_factor)
         self.total_steps = total_steps
         super().__init__(optimizer)
 
@@ -289,7 +317,7 @@ class StepLR(LRSchedule):
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
         check_int(step_size, "StepLR: step_size")
         self.step_size = step_size
-        self.gamma = float(gamma)
+        self.gamma = _check_number("StepLR", "gamma", gamma)
         super().__init__(optimizer)
 
     def factor(self, k: int) -> float:
@@ -306,7 +334,7 @@ class CosineLR(LRSchedule):
     def __init__(self, optimizer: Optimizer, total_steps: int, min_lr: float = 0.0) -> None:
         check_int(total_steps, "CosineLR: total_steps")
         self.total_steps = total_steps
-        self.min_lr = float(min_lr)
+        self.min_lr = _check_number("CosineLR", "min_lr", min_lr)
         super().__init__(optimizer)
 
     def lr_at(self, k: int) -> float:

@@ -8,12 +8,24 @@ plot is made.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from chaingrad.engine import Value, no_grad
 
-from ._checks import check_int
+from ._checks import check_int, check_number, short_repr
+from .data import as_rows
+
+MAX_RESOLUTION = 1000
+
+
+def _is_point(row: Any) -> bool:
+    return (
+        isinstance(row, (list, tuple))
+        and len(row) == 2
+        and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in row)
+    )
 
 
 def _matplotlib() -> Any:
@@ -31,11 +43,19 @@ def plot_loss_curve(history: Any, title: str = "training") -> Any:
 
     Also accepts a plain list of losses.
     """
+    if hasattr(history, "loss") and hasattr(history, "accuracy"):
+        losses, accuracies = list(history.loss), list(history.accuracy)
+    else:
+        losses, accuracies = as_rows(history, "plot_loss_curve", "history"), []
+    for i, loss in enumerate(losses):
+        if isinstance(loss, bool) or not isinstance(loss, numbers.Real):
+            raise TypeError(
+                "plot_loss_curve: history must be fit's History or a list of numbers, "
+                f"got {short_repr(loss)} at position {i}"
+            )
     Figure = _matplotlib()
     fig = Figure(figsize=(6.0, 3.6), layout="constrained")
     ax = fig.add_subplot()
-    losses = list(history) if isinstance(history, (list, tuple)) else history.loss
-    accuracies = [] if isinstance(history, (list, tuple)) else history.accuracy
     ax.plot(range(len(losses)), losses, color="tab:blue", label="loss")
     ax.set_xlabel("step")
     ax.set_ylabel("loss", color="tab:blue")
@@ -73,16 +93,32 @@ def plot_decision_boundary(
     """The model's predicted class over the plane, with the data on top (2 input features).
 
     One-output models (hinge/bce scores) are split at 0; multi-output models
-    by argmax. ``resolution`` is the grid size per axis (the model is run
-    ``resolution**2`` times, in eval mode with no graph recorded).
+    by argmax. ``resolution`` is the grid size per axis, from 2 to 1000 (the
+    model is run ``resolution**2`` times, in eval mode with no graph
+    recorded; a figure is a few hundred pixels wide, so more adds nothing).
+    ``X`` and ``y`` are lists or NumPy arrays.
     """
+    who = "plot_decision_boundary"
+    X, y = as_rows(X, who, "X"), as_rows(y, who, "y")
+    if not X or any(not _is_point(row) for row in X):
+        raise ValueError(f"{who}: needs data with exactly 2 features (rows of 2 numbers)")
+    if len(y) != len(X):
+        raise ValueError(f"{who}: X has {len(X)} rows but y has {len(y)}")
+    if any(isinstance(t, bool) or not isinstance(t, numbers.Real) for t in y):
+        raise ValueError(f"{who}: y must hold numeric class labels, got {short_repr(y)}")
+    check_int(resolution, f"{who}: resolution", minimum=2)
+    if resolution > MAX_RESOLUTION:
+        raise ValueError(
+            f"{who}: resolution must be an int from 2 to {MAX_RESOLUTION} (the model runs "
+            f"resolution**2 times), got {resolution!r}"
+        )
+    margin = check_number(margin, f"{who}: margin")
     Figure = _matplotlib()
     import numpy as np
 
-    if not X or len(X[0]) != 2:
-        raise ValueError("plot_decision_boundary: needs data with exactly 2 features")
-    check_int(resolution, "plot_decision_boundary: resolution", minimum=2)
     points = np.asarray(X, dtype=float)
+    if not np.isfinite(points).all():
+        raise ValueError(f"{who}: X holds nan or infinite values; there is no plane to draw")
     labels = np.asarray([float(v) for v in y])
     x_min, y_min = points.min(axis=0) - margin
     x_max, y_max = points.max(axis=0) + margin

@@ -31,14 +31,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from chaingrad.engine import Value, no_grad
+from chaingrad.engine import Value, no_grad, sum_of
 
 from . import functional as F
-from ._checks import check_int
-from .data import batches
+from ._checks import _describe, check_int, check_number, short_repr
+from .data import as_rows, batches
 from .init import Seed, make_rng
 from .module import Module
-from .optim import Adam, LRSchedule, Optimizer
+from .optim import Adam, LRSchedule, Optimizer, check_lr
 
 LOSSES = ("hinge", "bce", "cross_entropy", "mse")
 
@@ -66,8 +66,79 @@ class History:
         return len(self.loss)
 
 
-def _binary_target(t: Any, negative: float) -> float:
-    return 1.0 if t > 0 else negative
+_BINARY_LABELS = ({0, 1}, {-1, 1})
+
+
+def _binary_labels(y: Sequence[Any], loss: str, who: str) -> list[Any]:
+    """Two-class labels as 1 (positive) / 0 (negative), from {0, 1} or {-1, +1}.
+
+    Any other label, or a mix of the two conventions (-1, 0 and 1 are three
+    classes), is a ValueError: mapping "t > 0" would silently merge classes.
+    Value targets (graph inputs, as chaingrad.jit passes them) are kept as they are.
+    """
+    numbers_seen: set[int] = set()
+    for t in y:
+        if isinstance(t, Value):
+            continue
+        if not isinstance(t, numbers.Real) or t not in (-1, 0, 1):
+            raise ValueError(
+                f"{who}: loss {loss!r} needs two classes labelled 0/1 or -1/+1, "
+                f"got the label {short_repr(t)}"
+            )
+        numbers_seen.add(round(float(t)))
+    if not any(numbers_seen <= allowed for allowed in _BINARY_LABELS):
+        raise ValueError(
+            f"{who}: loss {loss!r} needs two classes labelled 0/1 or -1/+1, "
+            f"got the labels {sorted(numbers_seen)} (three classes)"
+        )
+    return [t if isinstance(t, Value) else int(t == 1) for t in y]
+
+
+def _class_labels(y: Sequence[Any], who: str) -> list[Any]:
+    """Class indices as ints: 3 and 3.0 are class 3; 2.5, -1, True or "cat" are errors."""
+    out: list[Any] = []
+    for t in y:
+        if isinstance(t, Value):
+            out.append(t)
+            continue
+        number = float(t) if isinstance(t, numbers.Real) and not isinstance(t, bool) else math.nan
+        if not (math.isfinite(number) and number == int(number) and number >= 0):
+            raise ValueError(
+                f"{who}: loss 'cross_entropy' needs class indices 0, 1, 2, ..., "
+                f"got the label {short_repr(t)}"
+            )
+        out.append(int(number))
+    return out
+
+
+def check_targets(y: Sequence[Any], loss: str | Callable, who: str) -> list[Any]:
+    """The targets of a built-in loss, checked: binary labels for hinge/bce, class indices
+    for cross-entropy, numbers (or lists of numbers) for mse. Custom losses get ``y`` as is.
+
+    >>> check_targets([0, 1, 1], "hinge", "fit")
+    [0, 1, 1]
+    >>> check_targets([2, 3], "hinge", "fit")
+    Traceback (most recent call last):
+    ...
+    ValueError: fit: loss 'hinge' needs two classes labelled 0/1 or -1/+1, got the label 2
+    """
+    y = as_rows(y, who, "y")
+    if loss in ("hinge", "bce"):
+        _binary_labels(y, loss, who)  # checked; mapped per batch by data_loss
+    elif loss == "cross_entropy":
+        y = _class_labels(y, who)
+    elif loss == "mse":
+        for i, t in enumerate(y):
+            row = t if isinstance(t, (list, tuple)) else [t]
+            if not row or not all(
+                isinstance(v, Value) or (isinstance(v, numbers.Real) and not isinstance(v, bool))
+                for v in row
+            ):
+                raise ValueError(
+                    f"{who}: loss 'mse' needs numbers (or lists of numbers) as targets, "
+                    f"got {short_repr(t)} for sample {i}"
+                )
+    return y
 
 
 def _as_scalar(output: Any, who: str) -> Value:
@@ -75,32 +146,61 @@ def _as_scalar(output: Any, who: str) -> Value:
         return output
     if isinstance(output, Sequence) and len(output) == 1 and isinstance(output[0], Value):
         return output[0]
-    raise ValueError(f"{who}: the model must output one Value per sample, got {output!r}"[:200])
+    raise ValueError(f"{who}: the model must output one Value per sample, got {_describe(output)}")
+
+
+def _mse(outputs: list[Any], targets: Sequence[Any]) -> Value:
+    """Mean of ``(output - target)**2`` over every number; shapes must match exactly."""
+    losses: list[Value] = []
+    for i, (o, t) in enumerate(zip(outputs, targets)):
+        outs = [o] if isinstance(o, Value) else list(o)
+        tgts = list(t) if isinstance(t, (list, tuple)) else [t]
+        if len(outs) != len(tgts):
+            raise ValueError(
+                f"mse loss: sample {i}: the model gave {len(outs)} output(s) but the target "
+                f"has {len(tgts)} number(s)"
+            )
+        losses.extend((oi - ti) ** 2 for oi, ti in zip(outs, tgts))
+    return sum_of(losses) / len(losses)
 
 
 def data_loss(outputs: list[Any], targets: Sequence[Any], loss: str | Callable) -> Value:
-    """The batch loss of model ``outputs`` (one per sample) for a loss name or function."""
+    """The batch loss of model ``outputs`` (one per sample) for a loss name or function.
+
+    Binary losses read labels 0/1 or -1/+1 (anything else is an error, never
+    "positive if > 0"); cross-entropy needs one score per class; mse needs a
+    target of the output's exact shape.
+    """
     if callable(loss):
         return loss(outputs, targets)
+    if len(outputs) != len(targets):
+        raise ValueError(f"{loss} loss: got {len(outputs)} outputs but {len(targets)} targets")
+    if not outputs:
+        raise ValueError(f"{loss} loss: got an empty batch")
     if loss == "hinge":
         scores = [_as_scalar(o, "hinge loss") for o in outputs]
-        return F.hinge_loss(scores, [_binary_target(t, -1.0) for t in targets])
+        positive = _binary_labels(targets, loss, "hinge loss")
+        return F.hinge_loss(scores, [_signed(t) for t in positive])
     if loss == "bce":
         logits = [_as_scalar(o, "bce loss") for o in outputs]
-        return F.binary_cross_entropy_with_logits(logits, [_binary_target(t, 0.0) for t in targets])
+        return F.binary_cross_entropy_with_logits(logits, _binary_labels(targets, loss, "bce loss"))
     if loss == "cross_entropy":
-        return F.cross_entropy(outputs, list(targets))
+        for o in outputs:
+            if isinstance(o, Value) or len(o) < 2:
+                raise ValueError(
+                    "cross_entropy loss: the model must output one score per class (a list of "
+                    f"2 or more), got {'one Value' if isinstance(o, Value) else len(o)}; "
+                    "for one output per sample use loss='bce' or 'hinge'"
+                )
+        return F.cross_entropy(outputs, _class_labels(targets, "cross_entropy loss"))
     if loss == "mse":
-        losses = []
-        for o, t in zip(outputs, targets):
-            if isinstance(o, Value):
-                losses.append((o - t) ** 2)
-            else:
-                losses.extend((oi - ti) ** 2 for oi, ti in zip(o, t))
-        from chaingrad.engine import sum_of
-
-        return sum_of(losses) / len(losses)
+        return _mse(outputs, targets)
     raise ValueError(f"unknown loss {loss!r}; choose one of {LOSSES} or pass a function")
+
+
+def _signed(positive: Any) -> Any:
+    """1/0 as the hinge loss's +1/-1 (a Value label is already as the user gave it)."""
+    return positive if isinstance(positive, Value) else (1 if positive else -1)
 
 
 def predictions(outputs: list[Any], loss: str | Callable) -> list[Any] | None:
@@ -122,9 +222,10 @@ def accuracy(outputs: list[Any], targets: Sequence[Any], loss: str | Callable) -
     if labels is None:
         return math.nan
     if loss in ("hinge", "bce"):
-        truth = [1 if t > 0 else 0 for t in targets]
+        truth = _binary_labels(targets, loss, "accuracy")
     else:
-        truth = list(targets)
+        truth = _class_labels(targets, "accuracy")
+    truth = [t.data if isinstance(t, Value) else t for t in truth]
     return sum(p == t for p, t in zip(labels, truth)) / len(truth)
 
 
@@ -134,18 +235,21 @@ def predict(model: Callable, X: Sequence[Any], loss: str = "cross_entropy") -> l
     ``loss`` says how to read outputs: ``"cross_entropy"`` takes the argmax,
     ``"hinge"``/``"bce"`` the sign (1 for positive, else 0).
     """
+    if not (callable(loss) or loss in LOSSES):
+        raise ValueError(f"predict: unknown loss {loss!r}; choose one of {LOSSES}")
+    if predictions([], loss) is None:
+        raise ValueError(f"predict: loss {loss!r} has no class labels")
+    X = as_rows(X, "predict")
     with no_grad(), _eval_mode(model):
         outputs = [model(x) for x in X]
-    labels = predictions(outputs, loss)
-    if labels is None:
-        raise ValueError(f"predict: loss {loss!r} has no class labels")
-    return labels
+    return predictions(outputs, loss) or []
 
 
 def evaluate(
     model: Callable, X: Sequence[Any], y: Sequence[Any], loss: str | Callable = "cross_entropy"
 ) -> dict[str, float]:
     """``{"loss": ..., "accuracy": ...}`` on ``(X, y)`` in eval mode, recording no graph."""
+    X, y = _dataset(X, y, loss, "evaluate")
     with no_grad(), _eval_mode(model):
         outputs = [model(x) for x in X]
         value = data_loss(outputs, y, loss)
@@ -183,6 +287,58 @@ def _progress_bar(total: int, progress: bool | None, desc: str) -> Any:
     return tqdm(total=total, desc=desc, leave=True)
 
 
+def _dataset(X: Any, y: Any, loss: str | Callable, who: str) -> tuple[list[Any], list[Any]]:
+    """Rows and targets as lists, same length, not empty, targets checked for ``loss``."""
+    X = as_rows(X, who, "X")
+    y = as_rows(y, who, "y")
+    if len(X) != len(y):
+        raise ValueError(f"{who}: X has {len(X)} rows but y has {len(y)}")
+    if not X:
+        raise ValueError(f"{who}: X and y are empty (no samples)")
+    if not (callable(loss) or loss in LOSSES):
+        raise ValueError(f"{who}: unknown loss {loss!r}; choose one of {LOSSES} or pass a function")
+    return X, check_targets(y, loss, who)
+
+
+def _training_optimizer(optimizer: Any, schedule: Any, params: list[Value]) -> Optimizer:
+    """The optimizer fit steps: checked to be one, and to move this model's parameters."""
+    if optimizer is None and isinstance(schedule, LRSchedule):
+        optimizer = schedule.optimizer  # the schedule names the optimizer it drives
+    if optimizer is None:
+        if not params:
+            raise ValueError(
+                "fit: the model has no parameters to train; pass optimizer= with the Values "
+                "to update"
+            )
+        return Adam(params, lr=0.01)
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(
+            "fit: optimizer must be an optimizer from chaingrad.nn.optim, such as "
+            f"Adam(model, lr=0.01), got {_describe(optimizer)}"
+        )
+    if params and not set(map(id, optimizer.params)) & set(map(id, params)):
+        raise ValueError(
+            f"fit: the optimizer updates none of the model's {len(params)} parameters; "
+            f"it was made for another model (make it with {type(optimizer).__name__}(model, ...))"
+        )
+    if isinstance(schedule, LRSchedule) and schedule.optimizer is not optimizer:
+        raise ValueError(
+            f"fit: the {type(schedule).__name__} schedule drives another optimizer than the one "
+            "fit steps; make the schedule on the same optimizer"
+        )
+    return optimizer
+
+
+def _scheduled_lr(schedule: Callable[[int], float], step: int) -> float:
+    try:
+        lr = schedule(step)
+        return check_lr("fit", lr)
+    except (TypeError, ValueError, ArithmeticError) as error:
+        raise ValueError(
+            f"fit: schedule({step}) must give a learning rate, a finite number >= 0 ({error})"
+        ) from None
+
+
 def fit(
     model: Module,
     X: Sequence[Any],
@@ -203,36 +359,53 @@ def fit(
 ) -> History:
     """Train ``model`` on ``(X, y)`` and return a :class:`History`.
 
-    ``steps`` (number of updates) or ``epochs`` (passes over the data; default
-    1) say how long. ``batch_size=None`` is full-batch. ``optimizer`` defaults
-    to ``Adam(model, lr=0.01)``. ``l2``/``l1`` add ``l2 * sum(p**2)`` /
+    ``X`` and ``y`` are lists or NumPy arrays. ``steps`` (number of updates) or
+    ``epochs`` (passes over the data; default 1) say how long.
+    ``batch_size=None`` is full-batch. ``optimizer`` defaults to
+    ``Adam(model, lr=0.01)`` (or the optimizer of an :class:`LRSchedule`
+    given as ``schedule``). ``l2``/``l1`` add ``l2 * sum(p**2)`` /
     ``l1 * sum(|p|)`` to the loss. ``schedule`` is an :class:`LRSchedule` on
     the optimizer or a function ``k -> lr`` for step ``k``. ``validation=(X, y)``
     is evaluated after every epoch. ``seed`` drives the minibatch shuffling.
     ``callback(step, history)`` runs after every step.
+
+    Every argument is checked before training starts; a bad one is one error
+    naming it (``fit: batch_size must be a positive int, got '8'``).
     """
+    # --- check everything first: a mistake is reported before any time is spent -----------
     if not isinstance(model, Module):
         raise TypeError(f"fit: model must be a chaingrad.nn.Module, got {type(model).__name__}")
-    if len(X) != len(y):
-        raise ValueError(f"fit: X has {len(X)} rows but y has {len(y)}")
-    if not (callable(loss) or loss in LOSSES):
-        raise ValueError(f"fit: unknown loss {loss!r}; choose one of {LOSSES} or pass a function")
+    X, y = _dataset(X, y, loss, "fit")
     if steps is not None and epochs is not None:
         raise ValueError("fit: give steps or epochs, not both")
-    for name, value in (("steps", steps), ("epochs", epochs)):
+    for name, value in (("steps", steps), ("epochs", epochs), ("batch_size", batch_size)):
         if value is not None:
             check_int(value, f"fit: {name}")
-    for name, weight in (("l2", l2), ("l1", l1)):
-        if not isinstance(weight, numbers.Real) or weight < 0:
-            raise ValueError(f"fit: {name} must be a number >= 0, got {weight!r}")
-    params = model.parameters()
-    if optimizer is None:
-        optimizer = Adam(params, lr=0.01)
+    l2, l1 = check_number(l2, "fit: l2"), check_number(l1, "fit: l1")
+    if schedule is not None and not callable(schedule) and not isinstance(schedule, LRSchedule):
+        raise TypeError(
+            "fit: schedule must be an LRSchedule or a function of the step, "
+            f"got {_describe(schedule)}"
+        )
+    if validation is not None:
+        if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+            raise TypeError(f"fit: validation must be a pair (X, y), got {_describe(validation)}")
+        validation = _dataset(validation[0], validation[1], loss, "fit: validation")
+    if progress is not None and not isinstance(progress, bool):
+        raise TypeError(f"fit: progress must be True, False or None, got {_describe(progress)}")
+    if callback is not None and not callable(callback):
+        raise TypeError(
+            f"fit: callback must be a function (step, history), got {_describe(callback)}"
+        )
     rng = make_rng(seed)
+    params = model.parameters()
+    optimizer = _training_optimizer(optimizer, schedule, params)
+
     n_batches = math.ceil(len(X) / (batch_size or len(X)))
     total = steps if steps is not None else n_batches * (epochs or 1)
     n_epochs = math.ceil(total / n_batches)
 
+    # --- train ---------------------------------------------------------------------------
     history = History()
     bar = _progress_bar(total, progress, "training")
     model.train()
@@ -243,7 +416,7 @@ def fit(
                 if step == total:
                     break
                 if schedule is not None and not isinstance(schedule, LRSchedule):
-                    optimizer.lr = float(schedule(step))
+                    optimizer.lr = _scheduled_lr(schedule, step)
                 outputs = [model(x) for x in Xb]
                 total_loss = data_loss(outputs, yb, loss)
                 if l2:

@@ -9,18 +9,24 @@
 >>> render(y, "y.svg")                                 # doctest: +SKIP
 >>> backprop_steps(y)[0].text
 'grad(n2) += dy/dn2 * grad(y) = 2.458e-05 * 1 = 2.458e-05, so grad(n2) = 0 + 2.458e-05 = 2.458e-05'
+>>> backprop_steps(y)[0].rule
+'d tanh(n2)/dn2 = 1 − tanh(n2)² = 1 − (−0.999988)² = 2.458e−05'
 
 Importing chaingrad.viz loads the standard library only; graphviz and Pillow
 are imported when something is drawn.
 """
 
-from .graph import DEFAULT_MAX_NODES, GraphDrawing, draw_dot, format_number
-from .render import GraphvizNotFoundError, dot_available, render, repr_mimebundle
-from .steps import BackpropStep, StepThrough, backprop_steps, step_through
+from .graph import DEFAULT_MAX_NODES, DEFAULT_WIDTH, GraphDrawing, draw_dot, format_number
+from .render import DotError, GraphvizNotFoundError, dot_available, render, repr_mimebundle
+from .rules import local_rule
+from .steps import BackpropStep, GifImage, StepThrough, backprop_steps, step_through
 
 __all__ = [
     "DEFAULT_MAX_NODES",
+    "DEFAULT_WIDTH",
     "BackpropStep",
+    "DotError",
+    "GifImage",
     "GraphDrawing",
     "GraphvizNotFoundError",
     "StepThrough",
@@ -28,6 +34,7 @@ __all__ = [
     "dot_available",
     "draw_dot",
     "format_number",
+    "local_rule",
     "render",
     "repr_mimebundle",
     "step_through",

@@ -1,12 +1,14 @@
 """Render the computation graph of a formula typed on the command line, after backward.
 
 The formula is parsed, never run by Python: it may contain numbers, names given
-as NAME=VALUE, the operators + - * / ** (unary - and +), parentheses, and the
-engine's one-argument functions (exp log sqrt tanh sigmoid relu abs sin cos).
-Anything else is refused with a one-line error.
+as NAME=VALUE (any Python identifier, e.g. x1 or é), the operators + - * / **
+(unary - and +), parentheses, and the engine's one-argument functions (exp log
+sqrt tanh sigmoid softplus relu abs sin cos). Anything else is refused with a
+one-line error.
 
 examples:
   chaingrad graph "tanh(x1*w1 + x2*w2 + b)" x1=2 w1=-3 x2=0 w2=1 b=6.8813735870195432 -o neuron.svg
+  chaingrad graph "tanh(x1*w1 + x2*w2 + b)" x1=2 w1=-3 x2=0 w2=1 b=0.5 --params w1,w2,b
   chaingrad graph "x**2 + 3*x" x=1.5 -o square.png --edge-labels
   chaingrad graph "sigmoid(a*b)" a=1 b=-2 --step-through backprop.html
   chaingrad graph -- "-x*y" x=1 y=2      (a formula starting with - goes after --)
@@ -17,8 +19,9 @@ from __future__ import annotations
 import argparse
 import ast
 import math
-import re
 import sys
+import unicodedata
+import warnings
 from pathlib import Path
 from typing import Any, cast
 
@@ -27,10 +30,8 @@ MAX_SYNTAX_NODES = 1000
 MAX_CONSTANT_EXPONENT = 100.0
 MAX_NUMBER = 1e300
 
-FUNCTIONS = ("exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "sin", "cos")
+FUNCTIONS = ("exp", "log", "sqrt", "tanh", "sigmoid", "softplus", "relu", "abs", "sin", "cos")
 OUTPUT_SUFFIXES = (".svg", ".png", ".pdf", ".dot", ".gv")
-
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 class FormulaError(ValueError):
@@ -49,6 +50,7 @@ def parse_formula(text: str) -> ast.expr:
     """
     if not isinstance(text, str):
         raise FormulaError(f"the formula must be a string, got {type(text).__name__}")
+    check_text(text, "the formula")
     if not text.strip():
         raise FormulaError("the formula is empty")
     if len(text) > MAX_FORMULA_CHARS:
@@ -56,12 +58,18 @@ def parse_formula(text: str) -> ast.expr:
             f"the formula is {len(text)} characters long; the limit is {MAX_FORMULA_CHARS}"
         )
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        with warnings.catch_warnings():
+            # "1if x else 2" parses with a SyntaxWarning printed to stderr: the
+            # refusal below is the one line the user gets
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as error:
         where = f" at column {error.offset}" if error.offset else ""
         raise FormulaError(f"cannot parse the formula{where}: {error.msg}") from None
-    except (RecursionError, MemoryError, ValueError):
+    except (RecursionError, MemoryError):
         raise FormulaError("the formula is nested too deeply to parse") from None
+    except ValueError as error:  # e.g. a NUL byte in older Pythons
+        raise FormulaError(f"cannot parse the formula: {error}") from None
     count = 0
     stack: list[ast.AST] = [tree.body]
     while stack:  # iterative walk: every node must be on the whitelist
@@ -252,15 +260,37 @@ def _apply(node: ast.AST, args: list[Any], value_type: type) -> Any:
     (argument,) = args
     if not isinstance(argument, value_type):
         argument = value_type(argument)
-    function = cast(ast.Name, cast(ast.Call, node).func)  # checked by the parser
+    function = cast(ast.Name, cast(ast.Call, node).func)  # checked by parse_formula
     return getattr(argument, function.id)()
 
 
+def check_text(text: str, what: str) -> None:
+    """Refuse text a shell could not have given as UTF-8 (undecodable bytes arrive as
+    lone surrogates) and control characters, naming where they are."""
+    for position, ch in enumerate(text):
+        if "\ud800" <= ch <= "\udfff":
+            raw = ord(ch) - 0xDC00 if 0xDC80 <= ord(ch) <= 0xDCFF else None
+            byte = f" (byte 0x{raw:02x})" if raw is not None else ""
+            raise FormulaError(f"{what} is not valid UTF-8 text{byte} at character {position + 1}")
+        if unicodedata.category(ch) == "Cc" and ch not in " \t":
+            raise FormulaError(
+                f"{what} contains the control character U+{ord(ch):04X} at character {position + 1}"
+            )
+
+
 def parse_binding(text: str) -> tuple[str, float]:
-    """``"x1=2.5"`` -> ``("x1", 2.5)``, with a one-line error for anything else."""
+    """``"x1=2.5"`` -> ``("x1", 2.5)``, with a one-line error for anything else.
+
+    Names are Python identifiers normalized as Python's parser does (NFKC), so
+    the name in NAME=VALUE matches the name in the formula: ``é=1.5``, ``ﬁ=1``.
+
+    >>> parse_binding("é=1.5")
+    ('é', 1.5)
+    """
+    check_text(text, "NAME=VALUE")
     name, sep, number = text.partition("=")
-    name = name.strip()
-    if not sep or not _NAME.match(name):
+    name = unicodedata.normalize("NFKC", name.strip())
+    if not sep or not name.isidentifier():
         raise FormulaError(f"expected NAME=VALUE (e.g. x=1.5), got {text!r}")
     if name in FUNCTIONS:
         raise FormulaError(f"{name!r} is a function name and cannot be a variable")
@@ -271,6 +301,22 @@ def parse_binding(text: str) -> tuple[str, float]:
     if not math.isfinite(value):
         raise FormulaError(f"{name}={number.strip()}: the value must be a finite number")
     return name, value
+
+
+def parse_params(text: str, names: set[str]) -> list[str]:
+    """``"w1,w2,b"`` -> the names to mark as parameters, each one a variable of the formula."""
+    check_text(text, "--params")
+    wanted = [unicodedata.normalize("NFKC", part.strip()) for part in text.split(",")]
+    if not all(wanted):
+        raise FormulaError(f"--params {text!r}: give names separated by commas, e.g. w1,w2,b")
+    unknown = [name for name in wanted if name not in names]
+    if unknown:
+        known = ", ".join(sorted(names)) or "none"
+        raise FormulaError(
+            f"--params: {', '.join(unknown)} is not a variable of the formula (its variables: "
+            f"{known})"
+        )
+    return wanted
 
 
 def formula_graph(text: str, bindings: dict[str, float] | list[str]) -> tuple[Any, dict[str, Any]]:
@@ -318,9 +364,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--rankdir",
-        choices=("LR", "TB", "RL", "BT"),
-        default="LR",
-        help="layout direction: left to right (default) or top to bottom, ...",
+        choices=("auto", "LR", "TB", "RL", "BT"),
+        default="auto",
+        help="layout direction: auto (default: left to right if it fits 1,100 px, else top "
+        "to bottom), LR, TB, ...",
     )
     parser.add_argument(
         "--edge-labels", action="store_true", help="write the local derivative on each edge"
@@ -332,6 +379,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--number", action="store_true", help="number nodes in the order backward reaches them"
     )
     parser.add_argument("--legend", action="store_true", help="add a key of the node styles")
+    parser.add_argument(
+        "--params",
+        metavar="NAMES",
+        help="mark these variables as parameters, comma-separated, e.g. --params w1,w2,b",
+    )
+    parser.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=float,
+        default=None,
+        help="stop Graphviz's dot after this many seconds (default 60)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -352,12 +411,24 @@ def run(args: argparse.Namespace) -> int:
     if steps_path is not None and steps_path.suffix.lower() not in (".html", ".htm", ".gif"):
         raise usage(f"--step-through {args.step_through}: use a .html or .gif file")
     try:
-        root, _leaves = formula_graph(args.formula, list(args.bindings))
+        root, leaves = formula_graph(args.formula, list(args.bindings))
+        params = (
+            [leaves[name] for name in parse_params(args.params, set(leaves))]
+            if args.params
+            else None
+        )
+        if args.timeout is not None:
+            from .render import check_timeout
+
+            check_timeout(args.timeout, "--timeout")
     except FormulaError as error:
         raise usage(str(error)) from None
+    except (TypeError, ValueError) as error:
+        raise usage(str(error).replace("--timeout: timeout", "--timeout")) from None
 
     options = dict(
         rankdir=args.rankdir,
+        params=params,
         edge_labels=args.edge_labels,
         color_grad=args.color_grad,
         number_backward=args.number,
@@ -365,14 +436,26 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         if output is None and steps_path is None:
-            sys.stdout.write(draw_dot(root, **options).source)
+            sys.stdout.write(draw_dot(root, timeout=args.timeout, **options).source)
         if output is not None:
-            render(root, output, **options)
-            print(f"wrote {output}")
+            render(root, output, timeout=args.timeout, **options)
+            print(f"wrote {printable(output)}")
         if steps_path is not None:
-            StepThrough(root, rankdir=args.rankdir).save(steps_path)
-            print(f"wrote {steps_path}")
+            StepThrough(root, rankdir=args.rankdir, params=params, timeout=args.timeout).save(
+                steps_path
+            )
+            print(f"wrote {printable(steps_path)}")
     except (GraphvizNotFoundError, OSError, RuntimeError, ValueError, ImportError) as error:
-        print(f"chaingrad graph: error: {error}", file=sys.stderr)
+        print(f"chaingrad graph: error: {one_line(error)}", file=sys.stderr)
         return 1
     return 0
+
+
+def one_line(error: BaseException) -> str:
+    """An error as one line (a message with newlines would break the CLI's promise)."""
+    return printable(" ".join(str(error).split()) or type(error).__name__)
+
+
+def printable(text: object) -> str:
+    """Text any terminal can print: bytes a file name had that are not UTF-8 become escapes."""
+    return str(text).encode("utf-8", "backslashreplace").decode("utf-8")

@@ -1,10 +1,25 @@
-"""Turning drawings into files and notebook output, with one clear error when ``dot`` is missing."""
+"""Turning drawings into files and notebook output: every ``dot`` run bounded and explained.
+
+Every call of Graphviz's ``dot`` goes through :func:`pipe`, which gives it a
+time limit (``timeout`` seconds, :data:`DEFAULT_TIMEOUT` unless told) and turns
+each way it can fail into one :class:`DotError` line: not installed, too slow,
+killed by a signal (a crash), or an error message of its own.
+
+>>> from chaingrad import Value
+>>> y = Value(3.0, label="x") ** 2
+>>> render(y, "square.svg", edge_labels=True, timeout=10)   # doctest: +SKIP
+PosixPath('square.svg')
+>>> DEFAULT_TIMEOUT
+60.0
+"""
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import shutil
+import signal
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -17,11 +32,19 @@ INSTALL_HINT = (
     "or conda install -c conda-forge graphviz (conda)"
 )
 
+# Seconds one run of dot may take. A graph that needs longer is one nobody can read
+# anyway; the drawing guard in graph.py summarizes most of those before dot sees them.
+DEFAULT_TIMEOUT = 60.0
+
 # file extension -> Graphviz output format ("dot" and "gv" write the DOT text itself)
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot"}
 
 
-class GraphvizNotFoundError(RuntimeError):
+class DotError(RuntimeError):
+    """Graphviz ``dot`` failed, crashed or ran out of time; the message is one line."""
+
+
+class GraphvizNotFoundError(DotError):
     """The Graphviz ``dot`` program is not installed (the message says how to install it)."""
 
 
@@ -35,30 +58,73 @@ def require_dot() -> None:
         raise GraphvizNotFoundError(f"the Graphviz 'dot' program was not found; {INSTALL_HINT}")
 
 
-def pipe(source: str, fmt: str, timeout: float | None = None) -> bytes:
-    """Run ``dot -T<fmt>`` on DOT text and return its output.
+def check_timeout(timeout: float | None, who: str = "render") -> float:
+    """The timeout to use: ``DEFAULT_TIMEOUT`` for None, else a positive finite number."""
+    if timeout is None:
+        return DEFAULT_TIMEOUT
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"{who}: timeout must be a number of seconds, got {type(timeout).__name__}")
+    if not (timeout > 0 and math.isfinite(timeout)):
+        raise ValueError(f"{who}: timeout must be a positive number of seconds, got {timeout!r}")
+    return float(timeout)
 
-    Raises GraphvizNotFoundError (never FileNotFoundError/ExecutableNotFound)
-    when ``dot`` is missing, and RuntimeError with dot's message when it fails.
+
+def signal_name(number: int) -> str:
+    """``11`` -> ``'SIGSEGV (Segmentation fault)'``; unknown numbers stay numbers."""
+    try:
+        name = signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+    description = signal.strsignal(number) if hasattr(signal, "strsignal") else None
+    return f"{name} ({description})" if description else name
+
+
+SUMMARIZE_HINT = "draw less of it (a smaller max_nodes summarizes it)"
+
+
+def pipe(
+    source: str,
+    fmt: str,
+    timeout: float | None = None,
+    what: str = "the graph",
+    hint: str = SUMMARIZE_HINT,
+) -> bytes:
+    """Run ``dot -T<fmt>`` on DOT text, at most ``timeout`` seconds, and return its output.
+
+    Every failure is one :class:`DotError` line naming what happened: dot is
+    missing (:class:`GraphvizNotFoundError`, with install commands), ran out of
+    time (the process is killed), was killed by a signal, or reported an error.
     """
     import subprocess
 
+    seconds = check_timeout(timeout)
     require_dot()
     try:
         done = subprocess.run(
             ["dot", f"-T{fmt}"],
             input=source.encode("utf-8"),
             capture_output=True,
-            timeout=timeout,
+            timeout=seconds,
             check=False,
         )
     except FileNotFoundError:  # PATH changed between the check and the call
         raise GraphvizNotFoundError(
             f"the Graphviz 'dot' program was not found; {INSTALL_HINT}"
         ) from None
+    except subprocess.TimeoutExpired:  # run() has killed dot already
+        raise DotError(
+            f"dot -T{fmt} was stopped after {seconds:g} s laying out {what}; {hint}, "
+            "or allow more time with timeout="
+        ) from None
+    if done.returncode < 0:
+        raise DotError(
+            f"dot -T{fmt} crashed with {signal_name(-done.returncode)} laying out {what}; "
+            f"graphs with many long edges (one value used by hundreds of ops) can do this: {hint}"
+        )
     if done.returncode != 0:
-        message = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise RuntimeError(f"dot -T{fmt} failed: {message[-1] if message else done.returncode}")
+        lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        detail = lines[-1] if lines else f"exit status {done.returncode}"
+        raise DotError(f"dot -T{fmt} failed on {what}: {detail}")
     return done.stdout
 
 
@@ -67,59 +133,82 @@ def source_of(graph_or_value: Any, **draw_options: Any) -> str:
     if isinstance(graph_or_value, Value):
         from .graph import draw_dot
 
-        return draw_dot(graph_or_value, **draw_options).source
+        return str(draw_dot(graph_or_value, **draw_options).source)
     if hasattr(graph_or_value, "source"):
         if draw_options:
             raise TypeError("render: drawing options apply to a Value, not to a ready graph")
-        return graph_or_value.source
+        return str(graph_or_value.source)
     raise TypeError(
         f"render: expected a Value or a graphviz graph, got {type(graph_or_value).__name__}"
     )
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file and a rename: no half-written files."""
-    directory = path.parent
+def write_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` via a temporary file and a rename: no half-written files.
+
+    A symlink is followed: its target gets the new content and the link stays.
+    Errors name ``path`` (never the temporary file), and leave the old file as it was.
+    """
+    shown = str(path)
+    target = Path(os.path.realpath(path))  # write through symlinks, never replace them
+    directory = target.parent
     if not directory.is_dir():
         raise FileNotFoundError(
-            f"cannot write {str(path)!r}: directory {str(directory)!r} does not exist"
+            f"cannot write {shown!r}: directory {str(directory)!r} does not exist"
         )
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    if target.is_dir():
+        raise IsADirectoryError(f"cannot write {shown!r}: it is a directory")
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        # mkstemp makes the file private (0600); give it the usual permissions.
+        mode = target.stat().st_mode & 0o7777  # keep an existing file's permissions
+    except OSError:
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
+        mode = 0o666 & ~umask
+    tmp: str | None = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, mode)  # mkstemp makes the file private (0600)
+        os.replace(tmp, target)
+    except OSError as error:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        reason = error.strerror or str(error)
+        raise type(error)(error.errno, f"cannot write {shown!r}: {reason}") from None
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         raise
+    return Path(path)
 
 
-def render(root: Any, path: str | os.PathLike[str], **draw_options: Any) -> Path:
+def render(
+    root: Any, path: str | os.PathLike[str], *, timeout: float | None = None, **draw_options: Any
+) -> Path:
     """Draw ``root`` (a Value, or a graph from ``draw_dot``) to ``path``; returns the path.
 
     The format comes from the extension: ``.svg``, ``.png``, ``.pdf``, or
     ``.dot``/``.gv`` for the DOT text. Only ``path`` is written (no stray
-    ``.gv`` file beside it). ``draw_options`` go to ``draw_dot``.
+    ``.gv`` file beside it; through a symlink, its target is written). ``dot``
+    may run ``timeout`` seconds (default :data:`DEFAULT_TIMEOUT`).
+    ``draw_options`` go to ``draw_dot``.
 
     >>> from chaingrad import Value
     >>> y = Value(3.0, label="x") ** 2
     >>> render(y, "square.svg", edge_labels=True)   # doctest: +SKIP
     PosixPath('square.svg')
     """
-    path = Path(path)
-    fmt = FORMATS.get(path.suffix.lower())
+    fmt = FORMATS.get(Path(path).suffix.lower())
     if fmt is None:
         known = ", ".join(FORMATS)
         raise ValueError(f"render: cannot tell the format of {str(path)!r}; use one of {known}")
+    check_timeout(timeout)
     source = source_of(root, **draw_options)
-    data = source.encode("utf-8") if fmt == "dot" else pipe(source, fmt)
-    write_atomic(path, data)
-    return path
+    data = source.encode("utf-8") if fmt == "dot" else pipe(source, fmt, timeout)
+    return write_atomic(path, data)
 
 
 def repr_mimebundle(value: Value, include: Any = None, exclude: Any = None) -> dict[str, Any]:
@@ -136,7 +225,7 @@ def repr_mimebundle(value: Value, include: Any = None, exclude: Any = None) -> d
         try:
             from .graph import draw_dot
 
-            svg = pipe(draw_dot(value).source, "svg", timeout=60)
+            svg = pipe(draw_dot(value).source, "svg")
             bundle["image/svg+xml"] = svg.decode("utf-8")
         except Exception:
             # A display hook must never break printing (no graphviz package, dot

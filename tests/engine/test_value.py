@@ -319,3 +319,134 @@ def test_long_sums_do_not_keep_memory_after_their_graph_is_gone():
     held, _ = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert held < 1_000_000, held
+
+
+# --- pickling and copying: graphs of any depth, identity kept ------------------------------
+
+
+def _graph():
+    a, b = Value(1.5, label="a"), Value(-0.5, label="b")
+    loss = ((a * b).tanh() ** 2 + a.leaky_relu(0.3) * 2 + (a + a)).sigmoid()
+    loss.label = "loss"
+    loss.backward()
+    return a, b, loss
+
+
+def _same_graph(x, y):
+    from chaingrad import toposort
+
+    xs, ys = toposort(x), toposort(y)
+    assert len(xs) == len(ys)
+    index = {id(n): i for i, n in enumerate(ys)}
+    for m, n in zip(xs, ys):
+        assert type(m) is type(n)
+        assert (m.data, m.grad, m.label, m.local_grads) == (n.data, n.grad, n.label, n.local_grads)
+        assert m.op is n.op or (m.op.name, m.op.param) == (n.op.name, n.op.param)
+        # Same wiring: the parents of the i-th node are at the same positions in both.
+        assert [xs.index(p) for p in m.parents] == [index[id(p)] for p in n.parents]
+
+
+@pytest.mark.parametrize("protocol", range(6))
+def test_pickle_round_trip_keeps_the_graph(protocol):
+    import pickle
+
+    a, b, loss = _graph()
+    a2, b2, loss2 = pickle.loads(pickle.dumps((a, b, loss), protocol=protocol))
+    _same_graph(loss, loss2)
+    assert isinstance(loss2.parents[0].parents[0].parents[1].parents[1], Constant)  # `* 2`
+    # The leaves are the loaded a and b themselves, so backward reaches them.
+    a2.grad = b2.grad = 0.0
+    loss2.backward()
+    assert (a2.grad, b2.grad) == (a.grad, b.grad)
+
+
+def test_deepcopy_and_copy_keep_the_graph():
+    import copy
+
+    a, _, loss = _graph()
+    a2, loss2 = copy.deepcopy([a, loss])
+    _same_graph(loss, loss2)
+    assert a2 is not a and a2.label == "a"
+    a2.grad = 0.0
+    loss2.backward()
+    assert a2.grad == a.grad and a.grad != 0.0
+    shallow = copy.copy(loss)
+    assert shallow is not loss and shallow.parents is loss.parents and shallow.data == loss.data
+
+
+def _chain(n):
+    x = Value(1.0, label="x")
+    y = x
+    for _ in range(n):
+        y = y * 1.0001
+    return x, y
+
+
+def test_a_deep_graph_pickles_and_deep_copies_without_recursion():
+    import copy
+    import pickle
+    import sys
+
+    x, y = _chain(20_000)  # 20x deeper than the recursion limit
+    assert sys.getrecursionlimit() < 20_000
+    x2, y2 = pickle.loads(pickle.dumps((x, y)))
+    assert y2.data == y.data and y2.backward() is None and x2.grad == pytest.approx(1.0001**20_000)
+    x3, y3 = copy.deepcopy((x, y))
+    y3.backward()
+    assert x3.grad == x2.grad and x.grad == 0.0
+    # Two interleaved chains: depth everywhere, and no node on a regular stride.
+    a, b = Value(1.0), Value(2.0)
+    for _ in range(5_000):
+        a, b = a + b * 0.5, b * 0.9 + a * 0.1
+    a2, b2 = pickle.loads(pickle.dumps([a, b]))
+    assert (a2.data, b2.data) == (a.data, b.data)
+
+
+def test_pickling_every_state_of_a_recurrence_is_linear():
+    import pickle
+
+    h = Value(0.0)
+    states = []
+    for t in range(3_000):
+        h = (h * 0.5 + t).tanh()
+        states.append(h)
+    alone = len(pickle.dumps(states[-1]))
+    together = len(pickle.dumps(states))  # oldest first: each shares the previous history
+    assert together < 3 * alone, (together, alone)
+    loaded = pickle.loads(pickle.dumps(states))
+    assert loaded[-1].parents[0].parents[0].parents[0] is loaded[-2]
+    # Pickling again, or a part alone, after that is still right (nothing stale is trusted).
+    for part in (states[1500], states[::-1], states):
+        again = pickle.loads(pickle.dumps(part))
+        again = again if isinstance(again, list) else [again]
+        assert [v.data for v in again] == [
+            v.data for v in (part if isinstance(part, list) else [part])
+        ]
+
+
+def test_graphs_pickle_in_threads_at_once():
+    import pickle
+    from concurrent.futures import ThreadPoolExecutor
+
+    chains = [_chain(3_000)[1] * k for k in range(1, 9)]
+    with ThreadPoolExecutor(4) as pool:
+        loaded = list(pool.map(lambda v: pickle.loads(pickle.dumps(v)), chains))
+    assert [v.data for v in loaded] == [v.data for v in chains]
+
+
+def test_pickle_names_an_op_outside_the_rule_table():
+    import pickle
+
+    from chaingrad.engine import ops
+
+    x = Value(2.0)
+    custom = ops.Op("cube", "**3", 1, lambda a: (a**3, (3 * a * a,)), lambda out, a: (3 * a * a,))
+    data, grads = custom.forward(x.data)
+    from chaingrad.engine.value import _record
+
+    y = _record(data, (x,), grads, custom)
+    with pytest.raises(pickle.PicklingError, match="op 'cube'"):
+        pickle.dumps(y)
+    good = pickle.dumps(x.tanh(), protocol=0)  # text: the op name can be edited in place
+    with pytest.raises(pickle.UnpicklingError, match="op 'tanh_v2'"):
+        pickle.loads(good.replace(b"Vtanh\n", b"Vtanh_v2\n"))

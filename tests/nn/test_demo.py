@@ -46,9 +46,14 @@ def test_demo_is_deterministic_per_seed(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--steps", "0"], "argument --steps: must be a whole number >= 1, got '0'"),
-        (["--steps", "ten"], "argument --steps: must be a whole number >= 1, got 'ten'"),
-        (["--samples", "3"], "argument --samples: must be a whole number >= 4"),
+        (["--steps", "0"], "argument --steps: must be a whole number from 1 to 100000, got '0'"),
+        (
+            ["--steps", "ten"],
+            "argument --steps: must be a whole number from 1 to 100000, got 'ten'",
+        ),
+        (["--steps", "1e9"], "argument --steps: must be a whole number from 1 to 100000"),
+        (["--samples", "3"], "argument --samples: must be a whole number from 4 to 10000"),
+        (["--samples", str(10**9)], "argument --samples: must be a whole number from 4 to 10000"),
         (["--dataset", "mnist"], "argument --dataset: invalid choice: 'mnist'"),
         (["--noise", "-0.5"], "argument --noise: must be a number from 0 to 10"),
         (["--seed", "abc"], "argument --seed: must be a whole number"),

@@ -117,7 +117,7 @@ def test_init_choice_reaches_weights():
         (lambda: MLP(2, 16), "nouts must be a non-empty list"),
         (lambda: MLP(2, []), "nouts must be a non-empty list"),
         (lambda: MLP(0, [1]), "nin must be a positive int"),
-        (lambda: MLP(2, [4, 0]), "nout must be a positive int"),
+        (lambda: MLP(2, [4, 0]), r"MLP: nouts\[1\] must be a positive int, got 0"),
         (lambda: MLP(2, [1], activation="swish"), "unknown activation 'swish'"),
         (lambda: Neuron(2, init="magic"), "unknown weight initialiser 'magic'"),
         (lambda: Neuron(2, seed="x"), "seed must be None, an int or a random.Random"),

@@ -115,8 +115,8 @@ def test_zero_grad_and_module_params():
     [
         (lambda: SGD([], lr=0.1), "empty parameter list"),
         (lambda: SGD([1.0], lr=0.1), "params\\[0\\] must be a Value"),
-        (lambda: SGD([Value(1.0)], lr=-1), "lr must be a number"),
-        (lambda: SGD([Value(1.0)], lr="0.1"), "lr must be a number"),
+        (lambda: SGD([Value(1.0)], lr=-1), "lr must be a finite number >= 0"),
+        (lambda: SGD([Value(1.0)], lr="0.1"), "lr must be a finite number >= 0"),
         (lambda: SGD([Value(1.0)], lr=0.1, momentum=2), "momentum must be"),
         (lambda: SGD([Value(1.0)], lr=0.1, nesterov=True), "nesterov=True needs a momentum"),
         (lambda: Adam([Value(1.0)], betas=(0.9,)), "betas must be a pair"),

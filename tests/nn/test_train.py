@@ -172,7 +172,7 @@ def test_fit_custom_loss_and_mse():
         ({"loss": "svm"}, "unknown loss 'svm'"),
         ({"steps": 2, "epochs": 2}, "give steps or epochs"),
         ({"steps": 0}, "steps must be a positive int"),
-        ({"l2": -1.0}, "l2 must be a number"),
+        ({"l2": -1.0}, "l2 must be a finite number >= 0"),
     ],
 )
 def test_fit_argument_errors(kwargs, message):

@@ -109,3 +109,59 @@ class TinyMLP(TinyModule):
 
     def parameters(self):
         return [p for layer in self.layers for p in layer.parameters()]
+
+
+# --- how a drawing looks in a notebook column ---------------------------------
+
+COLUMN_PX = 1100  # a notebook's output column
+MIN_TEXT_PX = 10
+
+
+def _length_px(text: str) -> float:
+    import re as _re
+
+    match = _re.fullmatch(r"\s*([\d.]+)\s*(pt|px)?\s*", text)
+    assert match, f"unexpected SVG length {text!r}"
+    value = float(match.group(1))
+    return value * 4 / 3 if match.group(2) in (None, "pt") else value
+
+
+def svg_fit(svg: str | bytes, column: float = COLUMN_PX) -> tuple[float, float, float]:
+    """(natural width px, width as shown px, smallest text px as shown) of a dot SVG.
+
+    A picture wider than the column is scaled down by the browser (max-width:
+    100%), so its text shrinks by the same factor: that is the size a learner reads.
+    """
+    import re as _re
+
+    root = ET.fromstring(svg)
+    width = _length_px(root.get("width"))
+    view = [float(v) for v in root.get("viewBox").split()]
+    units_to_px = width / view[2]
+    shown = min(width, column)
+    shrink = shown / width
+    # dot scales the whole drawing (its size attribute) with a transform on the graph group
+    graph = next(g for g in root.iter(f"{SVG_NS}g") if g.get("class") == "graph")
+    scale = _re.search(r"scale\(([\d.]+)", graph.get("transform") or "")
+    factor = float(scale.group(1)) if scale else 1.0
+    smallest = float("inf")
+    for text in root.iter(f"{SVG_NS}text"):
+        if not (text.text or "").strip():
+            continue
+        size = float(text.get("font-size", "14"))
+        smallest = min(smallest, size * factor * units_to_px * shrink)
+    return width, shown, smallest
+
+
+def assert_fits(svg: str | bytes, what: str, column: float = COLUMN_PX) -> None:
+    width, _shown, text = svg_fit(svg, column)
+    assert width <= column, f"{what}: {width:.0f} px wide, more than the {column:.0f} px column"
+    assert text >= MIN_TEXT_PX, f"{what}: text {text:.1f} px as shown, less than {MIN_TEXT_PX}"
+
+
+def tanh_chain(length: int) -> Value:
+    """x.tanh().tanh()...: a deep, narrow graph."""
+    y = Value(0.5, label="x")
+    for _ in range(length):
+        y = y.tanh()
+    return y

@@ -27,7 +27,7 @@ def test_clusters_per_layer_and_neuron_named_by_named_modules():
     model = TinyMLP(3, [4, 2, 1])
     x = [Value(1.0, label="x0"), Value(-2.0, label="x1"), Value(0.5, label="x2")]
     y, recorder = forward(model, x)
-    source = draw_dot(y, scopes=recorder, model=model, params=model.parameters()).source
+    source = draw_dot(y, scopes=recorder, model=model, params=model.parameters(), width=None).source
     names = [name for _, name in clusters(source)]
     assert names[0] == "TinyMLP"
     assert "layers.0 (TinyLayer)" in names and "layers.2 (TinyLayer)" in names
@@ -48,10 +48,12 @@ def test_clusters_per_layer_and_neuron_named_by_named_modules():
 def test_a_model_names_and_marks_its_parameters():
     model = TinyMLP(2, [2, 1])
     y, recorder = forward(model, [Value(1.0, label="x0"), Value(2.0, label="x1")])
-    source = draw_dot(y, scopes=recorder, model=model, edge_labels=True).source
+    source = draw_dot(y, scopes=recorder, model=model, edge_labels=True, width=None).source
     assert source.count('tooltip="parameter') == len(model.parameters()) == 9
+    # boxes inside a neuron's cluster say w.0; tooltips and derivatives give the full path
     assert source.count("<b>w.0</b>") == 3 and source.count("<b>b</b>") == 3
-    assert re.search(r"local derivative dn\d+/d\(w\.1\) = ", source)
+    assert re.search(r"local derivative dn\d+/d\(layers\.0\.neurons\.1\.w\.1\) = ", source)
+    assert 'tooltip="parameter n' in source and ": layers.1.neurons.0.b" in source
     # explicit params win over the model's
     explicit = draw_dot(y, scopes=recorder, model=model, params=[]).source
     assert 'tooltip="parameter' not in explicit and "<b>w.0</b>" in explicit

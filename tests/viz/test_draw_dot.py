@@ -99,9 +99,9 @@ def test_leaves_the_user_made_are_inputs_numbers_in_the_formula_are_constants():
     x = Value(2.0)
     out = x * 3
     source = draw_dot(out).source
-    assert 'tooltip="input #0"' in source  # x, unlabelled but made by the user
-    assert 'tooltip="constant #1"' in source  # the 3
-    assert 'tooltip="input #1"' in draw_dot(out, inputs=[out.parents[1]]).source
+    assert 'tooltip="input n0"' in source  # x, unlabelled but made by the user
+    assert 'tooltip="constant n1"' in source  # the 3
+    assert 'tooltip="input n1"' in draw_dot(out, inputs=[out.parents[1]]).source
 
 
 def test_edge_labels_carry_the_local_derivative():
@@ -114,14 +114,27 @@ def test_edge_labels_carry_the_local_derivative():
     assert f'label="{TIMES}' not in draw_dot(g["o"]).source
 
 
-def test_number_backward_follows_reverse_topological_order():
+def test_number_backward_is_the_order_gradients_become_final_in_the_steps():
+    from chaingrad.viz import backprop_steps
+
     g = neuron()
     source = draw_dot(g["o"], number_backward=True).source
     order = toposort(g["o"])
     lines = value_lines(source)
+    numbers = {}
     for position in range(len(order)):
-        assert f"<i>#{len(order) - position}</i>" in lines[f"n{position}"]
-    assert "<i>#1</i>" in lines[f"n{len(order) - 1}"]  # the output comes first
+        found = re.findall(r"<i>#(\d+)</i>", lines[f"n{position}"])
+        assert len(found) == 1
+        numbers[position] = int(found[0])
+    assert sorted(numbers.values()) == list(range(1, len(order) + 1))
+    assert numbers[len(order) - 1] == 1  # the output comes first
+    # #k+1 is the node whose gradient the k-th "final" step completes
+    finals = [s.parent_position for s in backprop_steps(g["o"]) if s.final]
+    assert [numbers[p] for p in finals] == list(range(2, len(order) + 1))
+    # b's gradient is final long before x1's, though b comes later in topological order
+    index = {v: i for i, v in enumerate(order)}
+    assert numbers[index[g["b"]]] < numbers[index[g["x1"]]]
+    assert index[g["b"]] > index[g["x1"]]
 
 
 def test_color_by_gradient_sign_and_magnitude():

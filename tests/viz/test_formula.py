@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import subprocess
 import sys
 
@@ -237,3 +238,194 @@ def test_chaingrad_graph_end_to_end(tmp_path):
     )
     assert bad.returncode == 2
     assert bad.stderr.strip().count("\n") == 0 and "attribute access" in bad.stderr
+
+
+# --- names, encodings and messages that name the right thing (issue 10) -----------
+
+
+def test_any_python_identifier_is_a_name_as_python_normalizes_it():
+    root, leaves = formula_graph("é*2", ["é=1.5"])  # the name the error suggests works
+    assert root.data == 3.0 and leaves["é"].grad == 2.0
+    with pytest.raises(
+        FormulaError, match=r"no value for é; give one with NAME=VALUE, e\.g\. é=1\.5"
+    ):
+        formula_graph("é*2", [])
+    # Python's parser reads the ligature ﬁ as fi (NFKC): so does NAME=VALUE
+    root, leaves = formula_graph("ﬁ + 1", ["ﬁ=2"])
+    assert root.data == 3.0 and set(leaves) == {"fi"}
+
+
+def test_text_that_is_not_utf8_is_reported_as_such():
+    undecodable = b"x\xff*2".decode("utf-8", "surrogateescape")  # as sys.argv gets it
+    with pytest.raises(FormulaError, match=r"the formula is not valid UTF-8 text \(byte 0xff\)"):
+        parse_formula(undecodable)
+    with pytest.raises(FormulaError, match=r"NAME=VALUE is not valid UTF-8 text \(byte 0xfe\)"):
+        formula_graph("x", [b"x=\xfe".decode("utf-8", "surrogateescape")])
+    with pytest.raises(FormulaError, match="control character U\\+0000 at character 2"):
+        parse_formula("x\x00")
+    with pytest.raises(FormulaError, match="control character U\\+001B"):
+        parse_formula("x\x1b[31m")
+
+
+@pytest.mark.parametrize("text", ["1if x else 2", "0x1for", "1jx + x"])
+def test_python_syntax_warnings_are_not_printed(text):
+    done = subprocess.run(
+        [sys.executable, "-m", "chaingrad", "graph", text, "x=1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "Warning" not in done.stderr, done.stderr
+
+
+def test_invalid_utf8_from_a_real_shell_is_one_line():
+    done = subprocess.run(
+        [sys.executable, "-m", "chaingrad", "graph", b"x\xff*2", "x=1"],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    err = done.stderr.decode("utf-8", "replace")
+    assert err.count("\n") == 1 and "not valid UTF-8" in err and "nested" not in err
+
+
+def test_params_marks_parameters_and_refuses_unknown_names(capsys):
+    status, out, err = run_graph([NEURON, *NEURON_VALUES, "--params", "w1, w2,b"], capsys)
+    assert status == 0, err
+    for name in ("w1", "w2", "b"):
+        assert re.search(rf'tooltip="parameter n\d+: {name}"', out), name
+    for name in ("x1", "x2"):
+        assert re.search(rf'tooltip="input n\d+: {name}"', out), name
+    status, out, err = run_graph([NEURON, *NEURON_VALUES, "--params", "w1,v"], capsys)
+    assert status == 2 and out == ""
+    assert err.count("\n") == 1 and "v is not a variable of the formula" in err
+    status, _, err = run_graph([NEURON, *NEURON_VALUES, "--params", "w1,,b"], capsys)
+    assert status == 2 and "separated by commas" in err
+
+
+@needs_dot
+def test_params_mark_the_step_through_too(tmp_path, capsys):
+    html = tmp_path / "steps.html"
+    status, _, err = run_graph(
+        [NEURON, *NEURON_VALUES, "--params", "w1,w2,b", "--step-through", str(html)], capsys
+    )
+    assert status == 0, err
+    assert html.read_text().count("parameter n") == 3
+
+
+def test_timeout_must_be_a_positive_number(capsys):
+    for bad in ("0", "-1", "nan", "inf"):
+        status, _, err = run_graph(["x*2", "x=1", "--timeout", bad], capsys)
+        assert status == 2 and err.count("\n") == 1 and "--timeout" in err, (bad, err)
+
+
+# --- fuzzing: nothing is evaluated, every refusal is one clear line ----------------
+
+TOKENS = [
+    "x", "y", "é", "ﬁ", "1", "2.5", "0", "1e308", "9" * 40, "+", "-", "*", "/", "**",
+    "(", ")", ",", ".", "tanh", "exp", "log", "sqrt", "sigmoid", "softplus", "relu", "abs",
+    "sin", "cos", "__import__", "open", "eval", "lambda", ":", "[", "]", "{", "}", "'a'",
+    '"b"', "=", "==", " ", "if", "else", "@", "%", "//", "~", "not", "and", "\x00", "\udcff",
+    "\n", "\t", "0x10", "1j", "True", "None", "...", "x.y", ";", "`", "#", "\\", "$", "→",
+]  # fmt: skip
+BINDINGS = ["x=1.5", "y=-2", "é=0.5", "ﬁ=1", "x=nan", "y=1e999", "=3", "x", "x=1=2", "z=0",
+            "tanh=1", "x=0", "y=1e-300", "x=\udcff"]  # fmt: skip
+
+
+def formulas():
+    from hypothesis import strategies as st
+
+    grammar_soup = st.lists(st.sampled_from(TOKENS), max_size=25).map("".join)
+    return st.one_of(grammar_soup, st.text(max_size=50))
+
+
+def bindings():
+    from hypothesis import strategies as st
+
+    return st.lists(st.one_of(st.sampled_from(BINDINGS), st.text(max_size=10)), max_size=4)
+
+
+FUZZ_PARSER_CASES = 800
+
+
+def test_fuzzed_formulas_build_or_fail_in_one_line_and_nothing_runs():
+    import ast
+    import builtins
+    from unittest import mock
+
+    from hypothesis import HealthCheck, given, settings
+
+    from chaingrad import Value
+
+    real_compile = builtins.compile
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the formula parser must never eval/exec/compile")
+
+    def parse_only(source, filename, mode, flags=0, *args, **kwargs):
+        # ast.parse is compile(..., PyCF_ONLY_AST): a syntax tree, never code
+        if not flags & ast.PyCF_ONLY_AST:
+            forbidden()
+        return real_compile(source, filename, mode, flags, *args, **kwargs)
+
+    outcomes = {"built": 0, "refused": 0}
+
+    @settings(max_examples=FUZZ_PARSER_CASES, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+    @given(formulas(), bindings())
+    def check(text, given_bindings):
+        try:
+            with (
+                mock.patch.object(builtins, "eval", forbidden),
+                mock.patch.object(builtins, "exec", forbidden),
+                mock.patch.object(builtins, "compile", parse_only),
+            ):
+                root, leaves = formula_graph(text, given_bindings)
+        except FormulaError as error:
+            message = str(error)
+            assert message and "\n" not in message and len(message) < 400
+            outcomes["refused"] += 1
+        else:
+            assert isinstance(root, Value)
+            assert all(isinstance(v, Value) for v in leaves.values())
+            outcomes["built"] += 1
+
+    check()
+    assert outcomes["built"] > 0 and outcomes["refused"] > 0, outcomes
+
+
+FUZZ_CLI_CASES = 150
+
+
+def test_fuzzed_command_lines_exit_0_or_one_line_error(tmp_path, capsys, monkeypatch):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    monkeypatch.chdir(tmp_path)
+    extra = st.lists(
+        st.sampled_from(["--edge-labels", "--number", "--legend", "--color-grad",
+                         "--params", "x", "--params", "y,x", "--rankdir", "TB", "--timeout", "30"]),
+        max_size=3,
+    )  # fmt: skip
+
+    slow = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+
+    @settings(max_examples=FUZZ_CLI_CASES, deadline=None, suppress_health_check=slow)
+    @given(formulas(), bindings(), extra)
+    def check(text, given_bindings, options):
+        argv = ["--", text, *given_bindings] if text.startswith("-") else [text, *given_bindings]
+        argv = options + argv
+        try:
+            status, _out, err = run_graph(argv, capsys)
+        except SystemExit as exit_:  # argparse on a bad option value
+            status, err = exit_.code, "argparse"
+            capsys.readouterr()
+        assert status in (0, 1, 2)
+        if status:
+            assert err.count("\n") <= 1 and "Traceback" not in err, err
+        assert list(tmp_path.iterdir()) == []  # -o was never given: nothing written
+
+    check()

@@ -105,3 +105,95 @@ def test_huge_value_displays_a_summary_inline():
         y = y * 0.999
     svg = y._repr_mimebundle_()["image/svg+xml"]
     assert "summarized: 10001 values" in svg
+
+
+# --- writing files: symlinks followed, errors naming the target ------------------
+
+
+def test_render_through_a_symlink_writes_its_target_and_keeps_the_link(tmp_path):
+    target = tmp_path / "real.dot"
+    target.write_text("old")
+    link = tmp_path / "link.dot"
+    link.symlink_to(target)
+    y = Value(2.0, label="x") * 3
+    assert render(y, link) == link
+    assert link.is_symlink() and link.resolve() == target
+    assert target.read_text().startswith("digraph chaingrad")
+    # a dangling link: its target is created, the link stays
+    dangling = tmp_path / "dangling.dot"
+    dangling.symlink_to(tmp_path / "made.dot")
+    render(y, dangling)
+    assert dangling.is_symlink() and (tmp_path / "made.dot").read_text().startswith("digraph")
+    # a link to a link to a file
+    chain = tmp_path / "chain.dot"
+    chain.symlink_to(link)
+    render(y * 2, chain)
+    assert chain.is_symlink() and link.is_symlink() and "digraph" in target.read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "chain.dot", "dangling.dot", "link.dot", "made.dot", "real.dot"
+    ]  # fmt: skip
+
+
+def test_step_through_save_follows_symlinks_too(tmp_path):
+    from chaingrad.viz.render import write_atomic
+
+    target = tmp_path / "real.html"
+    target.write_text("old")
+    link = tmp_path / "link.html"
+    link.symlink_to(target)
+    write_atomic(link, b"new")
+    assert link.is_symlink() and target.read_bytes() == b"new"
+
+
+def test_write_errors_name_the_target_not_the_temporary_file(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from chaingrad.viz.render import write_atomic
+
+    target = tmp_path / "g.svg"
+    target.write_text("old")
+    real_replace = os.replace
+
+    def failing_replace(src, dst):
+        raise OSError(errno.EXDEV, "Invalid cross-device link", str(src))
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with pytest.raises(OSError) as info:
+        write_atomic(target, b"new")
+    message = str(info.value)
+    assert "g.svg" in message and ".tmp" not in message and "cross-device" in message
+    assert info.value.errno == errno.EXDEV
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert target.read_text() == "old"  # nothing lost
+    assert [p.name for p in tmp_path.iterdir()] == ["g.svg"]  # no temporary file left
+    # a directory in the way, and a parent that is a file
+    (tmp_path / "d.svg").mkdir()
+    with pytest.raises(IsADirectoryError, match=r"cannot write '.*d\.svg': it is a directory"):
+        write_atomic(tmp_path / "d.svg", b"x")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        write_atomic(tmp_path / "g.svg" / "h.svg", b"x")
+
+
+def test_a_system_directory_refusal_names_the_target(tmp_path):
+    import sys
+
+    from chaingrad.viz.render import write_atomic
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("/proc exists on Linux only")
+    with pytest.raises(OSError) as info:
+        write_atomic("/proc/chaingrad-graph.svg", b"x")
+    assert "/proc/chaingrad-graph.svg" in str(info.value) and ".tmp" not in str(info.value)
+
+
+def test_existing_file_keeps_its_permissions(tmp_path):
+    import stat
+
+    from chaingrad.viz.render import write_atomic
+
+    target = tmp_path / "g.dot"
+    target.write_text("old")
+    target.chmod(0o640)
+    write_atomic(target, b"new")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640 and target.read_bytes() == b"new"

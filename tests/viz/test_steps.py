@@ -99,11 +99,32 @@ def test_frames_mark_the_current_step_and_unknown_gradients():
     step = st.steps[2]
     assert 'color="#ea580c" penwidth=3' in third  # the edge the gradient flows along
     assert third.count("penwidth=3") == 1
-    assert st.captions[3].endswith(step.text)
+    edge = rf"-> o{step.node_position} \[id=e{step.node_position}_{step.slot} [^\]]*"
+    assert re.search(edge + 'color="#ea580c" penwidth=3', third)
+    assert st.captions[3].startswith("step 3 of 9: grad(b) += dn/db · grad(n) = 1 · 0.5 = 0.5")
+    assert st.captions[3].endswith("where dn/db = d(x1*w1 + x2*w2 + b)/db = 1")
     last = st.frame_source(len(st) - 1)
     assert "grad ?" not in last
     with pytest.raises(IndexError):
         st.frame_source(10)
+
+
+def test_steps_carry_their_rule_and_whether_the_gradient_is_final():
+    a = Value(3.0, label="a")
+    y = a * a
+    y.label = "y"
+    steps = backprop_steps(y)
+    assert [s.rule for s in steps] == ["d(a·a)/da = a = 3", "d(a·a)/da = a = 3"]
+    assert [s.final for s in steps] == [False, True]  # a is used twice: final after both
+    st = StepThrough(y)
+    assert "(final, #2)" not in st.captions[1] and "(final, #2)" in st.captions[2]
+    # unlabelled nodes are called n<i> in captions and in the boxes
+    z = Value(2.0) * 3
+    texts = [s.text for s in backprop_steps(z)]
+    assert texts[0].startswith("grad(n0) += dn2/dn0 * grad(n2) = 3 * 1 = 3")
+    assert ">n0<" in StepThrough(z).frame_source(0)
+    # a constant is written as its number inside a rule
+    assert backprop_steps(z)[0].rule == "d(n0·3)/dn0 = 3"
 
 
 @needs_dot
@@ -142,25 +163,33 @@ def test_gif_has_one_frame_per_step_all_the_same_size(tmp_path):
         assert gif.format == "GIF"
         assert gif.n_frames == len(st) == 10
         sizes = set()
+        first = None
         for k in range(gif.n_frames):
             gif.seek(k)
             sizes.add(gif.size)
+            frame = gif.convert("RGB")
+            if k == 0:
+                first = frame
         assert len(sizes) == 1
         assert gif.info["duration"] == 200
+        # the last frame differs from the first (colours, gradients) on the same canvas
+        assert frame.getbbox() == first.getbbox() and frame.tobytes() != first.tobytes()
     assert [p.name for p in tmp_path.iterdir()] == ["backprop.gif"]
 
 
 @needs_dot
-def test_html_is_one_self_contained_file(tmp_path):
+def test_html_is_one_self_contained_file_with_one_picture(tmp_path):
     g = neuron()
     path = StepThrough(g["o"]).save(tmp_path / "backprop.html")
     text = path.read_text()
     assert "http" not in text  # no URLs at all: no network needed
     assert not re.search(r"<(script|link|img)[^>]+(src|href)=", text)
-    assert text.count("<svg") == 10
+    assert text.count("<svg") == 1  # one picture; the script recolours it per step
     assert "<script>" in text and "cg-next" in text and 'type="range"' in text
+    for part in ("cg-zoom-in", "cg-fit", "cg-steps", "cg-key", "gradient final", "parameter"):
+        assert part in text
     ids = re.findall(r' id="([^"]+)"', text)
-    assert len(ids) == len(set(ids))  # frame SVGs got unique ids
+    assert len(ids) == len(set(ids))
 
 
 def test_too_many_steps_is_a_clear_error():
@@ -168,7 +197,11 @@ def test_too_many_steps_is_a_clear_error():
     y = sum_of([x * i for i in range(200)])
     with pytest.raises(ValueError, match="600 backward steps, more than max_steps=300"):
         StepThrough(y)
-    assert len(StepThrough(y, max_steps=600).steps) == 600
+    with pytest.raises(ValueError, match="600 backward steps, more than max_steps=599"):
+        backprop_steps(y, max_steps=599)
+    assert len(backprop_steps(y)) == 600
+    with pytest.raises(ValueError, match="max_steps must be a positive int or None"):
+        backprop_steps(y, max_steps=0)
 
 
 def test_save_refuses_unknown_formats(tmp_path):
@@ -188,6 +221,7 @@ def run_chromium(url: str, tmp_path) -> str:
         "--disable-component-update",
         "--disable-sync",
         "--virtual-time-budget=5000",
+        "--window-size=1300,1000",
         "--dump-dom",
     ]
     done = subprocess.run(
@@ -201,49 +235,140 @@ def run_chromium(url: str, tmp_path) -> str:
     return done.stdout
 
 
-@needs_dot
-@needs_chromium
-def test_html_steps_forward_and_back_in_a_real_browser(tmp_path):
-    g = neuron()
-    st = StepThrough(g["o"])
-    path = st.save(tmp_path / "backprop.html")
-
-    # 1. A link to #step=3 opens at step 3.
-    dom = run_chromium(path.as_uri() + "#step=3", tmp_path)
-    assert 'data-current="3"' in dom
-    assert "step 3 of 9</span>" in dom
-    visible = re.findall(r'<div class="cg-frame" data-step="(\d+)">', dom)
-    assert visible == ["3"]  # every other frame is hidden
-
-    # 2. Click the real buttons and move the slider, recording what the page shows.
-    harness = """
+HARNESS = r"""
 <script>
 (function () {
-  var root = document.getElementById("chaingrad-step-through");
+  var root = document.querySelector(".cg-step-through");
   var log = [];
+  function node(i) { return document.getElementById(root.id + "-n" + i); }
+  function state() {
+    var grads = [], fills = [];
+    for (var i = 0; i < NODES; i++) {
+      var texts = node(i).querySelectorAll("text");
+      grads.push(texts[texts.length - 1].textContent);
+      fills.push(node(i).querySelector("path, polygon").getAttribute("fill"));
+    }
+    var wide = [];
+    var edges = root.querySelectorAll("g.edge path");
+    for (var j = 0; j < edges.length; j++) {
+      if (edges[j].getAttribute("stroke-width") === "3") {
+        wide.push(edges[j].closest("g.edge").id);
+      }
+    }
+    return grads.join(",") + "|" + fills.join(",") + "|" + wide.join(",");
+  }
   function note() {
     log.push(root.getAttribute("data-current") + "|" +
-             root.querySelector(".cg-caption").textContent);
+             root.querySelector(".cg-caption").textContent.replace(/\n/g, "\\n") + "|" + state());
   }
   function click(cls) { root.querySelector(cls).click(); note(); }
   click(".cg-next"); click(".cg-next"); click(".cg-next"); click(".cg-prev");
   click(".cg-last"); click(".cg-next"); click(".cg-first"); click(".cg-prev");
   var slider = root.querySelector(".cg-slider");
   slider.value = "5"; slider.dispatchEvent(new Event("input")); note();
+  root.querySelectorAll(".cg-steps li")[7].click(); note();
+  var svg = root.querySelector(".cg-view svg");
+  var before = svg.getBoundingClientRect().width;
+  root.querySelector(".cg-zoom-in").click();
+  var after = svg.getBoundingClientRect().width;
+  root.querySelector(".cg-fit").click();
+  log.push("zoom|" + before + "|" + after + "|" + svg.getBoundingClientRect().width + "|" +
+           root.querySelector(".cg-view").clientWidth + "|" +
+           root.querySelectorAll(".cg-steps li").length);
   var out = document.createElement("pre");
   out.id = "harness-log";
-  out.textContent = log.join("\\n");
+  out.textContent = log.join("\n");
   document.body.appendChild(out);
 })();
 </script>
 </body>"""
-    test_page = tmp_path / "harness.html"
-    test_page.write_text(path.read_text().replace("</body>", harness))
-    dom = run_chromium(test_page.as_uri(), tmp_path)
-    log = re.search(r'<pre id="harness-log">(.*?)</pre>', dom, re.S).group(1)
-    lines = [line.split("|", 1) for line in log.strip().split("\n")]
-    assert [k for k, _ in lines] == ["1", "2", "3", "2", "9", "9", "0", "0", "5"]
+
+
+@needs_dot
+@needs_chromium
+def test_html_steps_forward_and_back_in_a_real_browser(tmp_path):
     import html
 
-    for k, caption in lines:
-        assert html.unescape(caption) == st.captions[int(k)]
+    g = neuron()
+    st = StepThrough(g["o"])
+    path = st.save(tmp_path / "backprop.html")
+    n = len(st.drawing.order)
+
+    # 1. A link to #step=3 opens at step 3.
+    dom = run_chromium(path.as_uri() + "#step=3", tmp_path)
+    assert 'data-current="3"' in dom
+    assert "step 3 of 9</span>" in dom
+
+    # 2. Click the real buttons, the slider and the step list, recording what the page shows.
+    test_page = tmp_path / "harness.html"
+    test_page.write_text(path.read_text().replace("</body>", HARNESS.replace("NODES", str(n))))
+    dom = run_chromium(test_page.as_uri(), tmp_path)
+    log = html.unescape(re.search(r'<pre id="harness-log">(.*?)</pre>', dom, re.S).group(1))
+    lines = [line.split("|") for line in log.strip().split("\n")]
+    zoom = lines.pop()
+    assert [line[0] for line in lines] == ["1", "2", "3", "2", "9", "9", "0", "0", "5", "7"]
+    for k, caption, grads, fills, wide in lines:
+        k = int(k)
+        assert caption.replace("\\n", "\n") == st.captions[k]
+        # the gradient texts are those of frame k
+        expected = {st.drawing.root: 1.0}
+        for step in st.steps[:k]:
+            expected[step.parent] = step.after
+        shown = grads.split(",")
+        for i, node in enumerate(st.drawing.order):
+            value = expected.get(node)
+            assert shown[i] == "grad " + ("?" if value is None else st.drawing.fmt(value))
+        colours, _edges = st._state(k)
+        for i, fill in enumerate(fills.split(",")):
+            assert fill == colours.get(i, "#ffffff"), (k, i)
+        if k:
+            step = st.steps[k - 1]
+            assert wide.endswith(f"-e{step.node_position}_{step.slot}")
+        else:
+            assert wide == ""
+    _, before, after, fitted, room, items = zoom
+    assert float(after) > float(before) * 1.2  # zoom in
+    assert float(fitted) <= float(room) + 1  # fit: the lecture neuron fits without scrolling
+    assert int(items) == len(st)  # the clickable list has every step
+
+
+@needs_dot
+@needs_chromium
+def test_two_players_in_one_page_drive_their_own_pictures(tmp_path):
+    a = Value(2.0, label="a")
+    first = StepThrough(a * a)
+    second = StepThrough((a * 3).tanh())
+    page = (
+        "<!DOCTYPE html><html><body>"
+        + first.html_fragment()
+        + second.html_fragment()
+        + """<script>
+var players = document.querySelectorAll(".cg-step-through");
+players[1].querySelector(".cg-last").click();
+var out = document.createElement("pre"); out.id = "harness-log";
+out.textContent = players[0].getAttribute("data-current") + "," +
+  players[1].getAttribute("data-current");
+document.body.appendChild(out);
+</script></body></html>"""
+    )
+    path = tmp_path / "two.html"
+    path.write_text(page)
+    dom = run_chromium(path.as_uri(), tmp_path)
+    assert re.search(r'<pre id="harness-log">0,3</pre>', dom)
+
+
+@needs_dot
+def test_the_gif_shows_itself_in_notebooks_and_html_exports(tmp_path):
+    import base64
+
+    from PIL import Image
+
+    st = StepThrough(Value(0.5, label="x").tanh())
+    gif = st.gif(duration_ms=300)
+    bundle = gif._repr_mimebundle_()
+    assert bundle["text/html"].startswith('<img src="data:image/gif;base64,')
+    assert 'style="max-width: 100%"' in bundle["text/html"]
+    assert base64.b64decode(bundle["image/gif"]) == gif.data
+    path = gif.save(tmp_path / "tanh.gif")
+    with Image.open(path) as image:
+        assert image.n_frames == len(st) == 2
