@@ -70,4 +70,4 @@ def test_matrix_parameters_keep_their_own_names_in_boxes():
     cell = RNNCell(1, 1, bias=False, seed=0)
     h = cell([Value(0.5, label="x")])
     source = draw_dot(h[0], model=cell).source
-    assert "weight_ih.0.0" in source and "weight_hh.0.0" in source
+    assert "<b>weight_ih.0.0</b>" in source and "<b>weight_hh.0.0</b>" in source
