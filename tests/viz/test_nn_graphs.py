@@ -68,6 +68,7 @@ def test_matrix_parameters_keep_their_own_names_in_boxes():
     from chaingrad.nn import RNNCell
 
     cell = RNNCell(1, 1, bias=False, seed=0)
-    h = cell([Value(0.5, label="x")])
-    source = draw_dot(h[0], model=cell).source
+    with record_scopes() as recorder:  # inside a cluster, boxes show short names
+        h = cell([Value(0.5, label="x")])
+    source = draw_dot(h[0], model=cell, scopes=recorder).source
     assert "<b>weight_ih.0.0</b>" in source and "<b>weight_hh.0.0</b>" in source
