@@ -27,6 +27,7 @@ import pytest
 
 from tests.notebook_drawings import (
     COLUMN_PX,
+    FIGURE_MIME,
     PROBE,
     Drawing,
     drawings_in_output,
@@ -122,7 +123,26 @@ def execute(path: Path, workdir: Path) -> Executed:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     client.execute(env=env)
+    if os.environ.get(EXECUTED_DIR_VARIABLE):
+        save_for_docs(notebook, origin, Path(os.environ[EXECUTED_DIR_VARIABLE]) / path.name)
     return Executed(notebook.cells, origin)
+
+
+# CI sets this so the documentation build renders the notebooks this session executed
+# instead of executing them all a second time (see .ci/run and docs/_ext).
+EXECUTED_DIR_VARIABLE = "CHAINGRAD_EXECUTED_NOTEBOOKS"
+
+
+def save_for_docs(notebook: Any, origin: list[str], target: Path) -> None:
+    """The learner's cells with their outputs: no probe, no appended solutions."""
+    nbformat = pytest.importorskip("nbformat")
+    copy = nbformat.from_dict(notebook)
+    copy.cells = [cell for cell, where in zip(copy.cells, origin) if where.startswith("cell ")]
+    for cell in copy.cells:
+        for output in cell.get("outputs", []):
+            output.get("data", {}).pop(FIGURE_MIME, None)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(copy, target)
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,8 @@ micrograd's lecture code runs by changing only the import::
 
 Files: ``module.py`` (Module, state dicts, save/load), ``layers.py`` (Neuron,
 Layer, MLP, Dropout, Sequential), ``conv.py`` (Conv2d, Conv1d, pooling,
-Flatten), ``init.py`` (seeds, weight initialisers),
+Flatten), ``recurrent.py`` (RNN, LSTM, GRU and their cells), ``init.py`` (seeds,
+weight initialisers),
 ``functional.py`` (activations, losses, penalties), ``optim.py`` (SGD, Adam,
 AdamW, schedules), ``data.py`` (datasets, splits, minibatches), ``train.py``
 (fit, evaluate, predict), ``plot.py`` (loss curve, decision boundary),
@@ -33,6 +34,7 @@ from .gpt import GPT
 from .layers import MLP, Dropout, Layer, Neuron, Sequential
 from .module import Module, StateDictError
 from .plot import plot_decision_boundary, plot_loss_curve
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .train import History, evaluate, fit, predict
 
 __all__ = [
@@ -76,3 +78,6 @@ __all__ += [
     "MaxPool1d",
     "MaxPool2d",
 ]
+
+# --- recurrent networks (recurrent.py) ---
+__all__ += ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell"]

@@ -792,11 +792,14 @@ def legend_lines(color_grad: bool) -> list[str]:
 
 
 def _short_name(dotted: str) -> str:
-    """``layers.0.neurons.1.w.2`` -> ``w.2``: the name inside its module (see its cluster)."""
+    """The name inside its module (see its cluster): the last word and its indices.
+
+    >>> _short_name("layers.0.neurons.1.w.2"), _short_name("rnn.weight_ih_l0.3.5")
+    ('w.2', 'weight_ih_l0.3.5')
+    """
     parts = dotted.split(".")
-    if len(parts) >= 2 and parts[-1].isdigit():
-        return ".".join(parts[-2:])
-    return parts[-1]
+    last_word = max((i for i, part in enumerate(parts) if not part.isdigit()), default=0)
+    return ".".join(parts[last_word:])
 
 
 def _value_set(values: Iterable[Value] | None, what: str) -> set[Value]:

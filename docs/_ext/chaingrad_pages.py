@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import pkgutil
 import shutil
 import types
@@ -139,10 +140,21 @@ def write_api_pages(srcdir: Path) -> None:
 
 
 def copy_notebooks(srcdir: Path) -> None:
-    source = srcdir.parent / "notebooks"
+    """Copy the repository's notebooks, or their executed copies when CI has them.
+
+    With ``CHAINGRAD_EXECUTED_NOTEBOOKS=DIR`` (set by ``.ci/run``; conf.py then
+    turns execution off) the pages show the outputs the test session produced,
+    so CI executes every notebook once, not twice.
+    """
+    committed = srcdir.parent / "notebooks"
+    executed = os.environ.get("CHAINGRAD_EXECUTED_NOTEBOOKS")
+    source = Path(executed) if executed else committed
     out = srcdir / "notebooks"
     out.mkdir(exist_ok=True)
-    wanted = {path.name for path in source.glob("*.ipynb")}
+    wanted = {path.name for path in committed.glob("*.ipynb")}
+    missing = sorted(name for name in wanted if not (source / name).exists())
+    if missing:
+        raise RuntimeError(f"no executed copy of {', '.join(missing)} in {source}")
     for name in wanted:
         target = out / name
         if not target.exists() or target.read_bytes() != (source / name).read_bytes():

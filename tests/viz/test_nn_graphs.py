@@ -61,3 +61,14 @@ def test_big_mlp_batch_is_summarized_per_layer_and_renders():
     # summary boxes carry the module names and counts of what they stand for
     assert re.search(r"layers\.\d+(\.neurons\.\d+)? \((Layer|Neuron)\)", svg)
     assert re.search(r"\d+ values: \d+ parameter", svg)
+
+
+def test_matrix_parameters_keep_their_own_names_in_boxes():
+    # weight_ih.0.0 and weight_hh.0.0 of a recurrent cell must not both show as "0.0".
+    from chaingrad.nn import RNNCell
+
+    cell = RNNCell(1, 1, bias=False, seed=0)
+    with record_scopes() as recorder:  # inside a cluster, boxes show short names
+        h = cell([Value(0.5, label="x")])
+    source = draw_dot(h[0], model=cell, scopes=recorder).source
+    assert "<b>weight_ih.0.0</b>" in source and "<b>weight_hh.0.0</b>" in source
