@@ -361,6 +361,25 @@ def _scheduled_lr(schedule: Callable[[int], float], step: int) -> float:
         ) from None
 
 
+def _forward(
+    model: Module,
+    Xb: Any,
+    yb: Any,
+    loss: str | Callable,
+    params: list[Value],
+    l2: float,
+    l1: float,
+) -> tuple[Value, list[Any]]:
+    """One batch's total loss (data loss plus penalties) and the model's outputs."""
+    outputs = [model(x) for x in Xb]
+    total = data_loss(outputs, yb, loss)
+    if l2:
+        total = total + l2 * F.l2_penalty(params)
+    if l1:
+        total = total + l1 * F.l1_penalty(params)
+    return total, outputs
+
+
 def _compiled_step(
     model: Module,
     loss: str | Callable,
@@ -374,13 +393,7 @@ def _compiled_step(
     from chaingrad.compiled.step import fusable
 
     def step(Xb: Any, yb: Any) -> Any:
-        outputs = [model(x) for x in Xb]
-        total = data_loss(outputs, yb, loss)
-        if l2:
-            total = total + l2 * F.l2_penalty(params)
-        if l1:
-            total = total + l1 * F.l1_penalty(params)
-        return total, outputs
+        return _forward(model, Xb, yb, loss, params, l2, l1)
 
     if fusable(optimizer):
         # The parameters stay in the step's arrays between steps; fit hands them back
@@ -503,12 +516,7 @@ def fit(
                     history.loss.append(value)
                     history.accuracy.append(accuracy(outputs, yb, loss))
                 else:
-                    outputs = [model(x) for x in Xb]
-                    total_loss = data_loss(outputs, yb, loss)
-                    if l2:
-                        total_loss = total_loss + l2 * F.l2_penalty(params)
-                    if l1:
-                        total_loss = total_loss + l1 * F.l1_penalty(params)
+                    total_loss, outputs = _forward(model, Xb, yb, loss, params, l2, l1)
                     history.loss.append(total_loss.data)
                     history.accuracy.append(accuracy(outputs, yb, loss))
                     optimizer.zero_grad()
