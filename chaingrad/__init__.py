@@ -11,6 +11,7 @@ Importing chaingrad loads the standard library only; ``chaingrad.nn`` and
 ``chaingrad.viz`` import their optional dependencies when used.
 """
 
+from .compiled import TracingError, jit
 from .engine import (
     Constant,
     GradcheckError,
@@ -34,6 +35,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Constant",
     "GradcheckError",
+    "TracingError",
     "Value",
     "__version__",
     "dot",
@@ -41,6 +43,7 @@ __all__ = [
     "grad",
     "gradcheck",
     "is_grad_enabled",
+    "jit",
     "logsumexp",
     "max_of",
     "no_grad",

@@ -39,6 +39,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from chaingrad.compiled.tracing import is_tracing
 from chaingrad.engine import Value, dot, sum_of, take
 
 from . import functional as F
@@ -314,7 +315,8 @@ class MultiheadAttention(Module):
     After each call, ``attention_weights[h][t][s]`` holds the weights
     :math:`a^h_{ts}` as floats (a T x T matrix per head, 0.0 where causal
     masking hides ``s > t``; each row sums to 1), ready for a heatmap:
-    ``plt.imshow(attn.attention_weights[0])``.
+    ``plt.imshow(attn.attention_weights[0])``. (A step compiled with
+    ``chaingrad.jit`` leaves it empty: run the module eagerly to look.)
 
     In torch (``x`` a float64 tensor of shape (B, T, E), or (T, E)):
     ``y, w = attn.to_torch()(x, x, x, attn_mask=mask, average_attn_weights=False)``
@@ -378,6 +380,9 @@ class MultiheadAttention(Module):
         # 2. Each head attends with its own slice of d entries of q, k and v.
         heads: list[Vector] = [[] for _ in range(T)]  # o_t = [o^1_t; ...; o^H_t]
         self.attention_weights = []
+        # Under chaingrad.jit the weights' numbers do not exist yet (reading them would be
+        # refused), so a compiled step leaves attention_weights empty.
+        keep_weights = not is_tracing()
         for h in range(H):
             part = slice(h * d, (h + 1) * d)
             weights_h = []
@@ -387,8 +392,10 @@ class MultiheadAttention(Module):
                 a = F.softmax(scores)  # a[s] = attention of position t to position s
                 for j in range(h * d, (h + 1) * d):
                     heads[t].append(dot(a, [v[s][j] for s in visible]))
-                weights_h.append([w.data for w in a] + [0.0] * (T - len(a)))
-            self.attention_weights.append(weights_h)
+                if keep_weights:
+                    weights_h.append([w.data for w in a] + [0.0] * (T - len(a)))
+            if keep_weights:
+                self.attention_weights.append(weights_h)
 
         # 3. Mix the heads: y_t = W_o o_t + b_o.
         return [self.out_proj(o_t) for o_t in heads]

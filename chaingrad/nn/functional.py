@@ -27,6 +27,7 @@ import numbers
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal, overload
 
+from chaingrad.compiled.tracing import TracingError, is_tracing
 from chaingrad.engine import Value, dot, sum_of, take
 from chaingrad.engine import logsumexp as engine_logsumexp
 
@@ -260,11 +261,22 @@ def binary_cross_entropy(
     """``-(t log p + (1 - t) log(1 - p))`` for probabilities ``p`` in [0, 1], targets in [0, 1].
 
     ``log`` is clamped at -100 as in PyTorch. For a network's raw scores
-    prefer :func:`binary_cross_entropy_with_logits` (no sigmoid saturation).
+    prefer :func:`binary_cross_entropy_with_logits` (no sigmoid saturation);
+    inside ``chaingrad.jit`` it is the one to use (this function's checks
+    read the numbers, so tracing it raises ``TracingError``).
 
     >>> round(binary_cross_entropy(Value(0.8), 1).data, 6)
     0.223144
     """
+    if is_tracing():
+        # Its checks and its clamp read the probabilities' numbers, which a compiled
+        # replay would not repeat (torch's autocast refuses this loss for a like reason).
+        raise TracingError(
+            "binary_cross_entropy cannot be compiled by chaingrad.jit: its range check "
+            "and its log clamp read the probabilities, and a replay would not repeat them. "
+            "Use binary_cross_entropy_with_logits(logits, targets) on the scores before the "
+            "sigmoid: it needs no clamp and is more stable."
+        )
     preds, tgts, single = _pairs(probabilities, targets, "binary_cross_entropy")
     losses = []
     for p, t in zip(preds, tgts):
@@ -305,6 +317,9 @@ def binary_cross_entropy_with_logits(
 ) -> Value | list[Value]:
     """Binary cross-entropy of ``sigmoid(z)``, computed stably as ``softplus(-z) + (1 - t) z``.
 
+    A target may be a Value (``chaingrad.jit`` passes labels that way); it is
+    then an input of the graph and not checked.
+
     >>> round(binary_cross_entropy_with_logits(Value(50.0), 0).data, 6)
     50.0
     """
@@ -312,6 +327,9 @@ def binary_cross_entropy_with_logits(
     losses = []
     for z, t in zip(preds, tgts):
         z = z if isinstance(z, Value) else Value(z)
+        if isinstance(t, Value):  # a graph input (chaingrad.jit's labels): no branch on it
+            losses.append((-z).softplus() + z * (1.0 - t))
+            continue
         t = float(t)
         loss = (-z).softplus()
         if t != 1.0:
@@ -400,6 +418,9 @@ def hinge_loss(
 ) -> Value | list[Value]:
     """Max-margin (SVM) loss ``relu(margin - t * s)`` for targets ``t`` in {-1, +1}.
 
+    A target may be a Value (``chaingrad.jit`` passes labels that way); it is
+    then an input of the graph and not checked.
+
     micrograd's demo loss: ``(1 + -yi * scorei).relu()`` averaged over the batch.
 
     >>> hinge_loss([Value(2.0), Value(0.5)], [1, 1]).data
@@ -409,6 +430,11 @@ def hinge_loss(
     losses = []
     for s, t in zip(preds, tgts):
         s = s if isinstance(s, Value) else Value(s)
+        if isinstance(t, Value):
+            # A target that is a Value (chaingrad.jit passes labels so) is an input of
+            # the graph; its number is not read here, so it is not checked either.
+            losses.append((margin - s * t).relu())
+            continue
         if t not in (-1, 1):
             raise ValueError(f"hinge_loss: targets must be -1 or +1, got {t!r}")
         losses.append((margin - s * float(t)).relu())

@@ -20,6 +20,7 @@ import random
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from chaingrad.compiled.tracing import guard, random_leaves
 from chaingrad.engine import Value, dot
 
 from ._checks import _describe, as_value_array, check_int
@@ -272,7 +273,10 @@ class Dropout(Module):
 
     In eval mode (``model.eval()``) it passes inputs through unchanged, so a
     trained network's predictions are deterministic. The mask comes from a
-    seeded rng.
+    seeded rng. Under ``chaingrad.jit`` the masks are random inputs of the
+    compiled program, redrawn from the same rng at every call, so a compiled
+    step drops the same units as the eager step would; switching between
+    train and eval mode makes the step trace again.
 
     >>> drop = Dropout(0.5, seed=0)
     >>> [v.data for v in drop([Value(1.0)] * 4)]
@@ -290,12 +294,23 @@ class Dropout(Module):
     def forward(self, x: Value | Sequence[Value]) -> Value | list[Value]:
         single = isinstance(x, Value)
         xs = [x] if isinstance(x, Value) else list(x)
+        # Under chaingrad.jit the graph depends on these: a change makes it trace again.
+        guard(self, "training")
+        guard(self, "p")
         if not self.training or self.p == 0.0:
             return xs[0] if single else xs
-        keep = 1.0 / (1.0 - self.p)
-        rand = self._rng.random
-        out = [v * keep if rand() >= self.p else v * 0.0 for v in xs]
+        # The mask multipliers are numbers eagerly; under chaingrad.jit they are leaves
+        # the compiled step redraws from the same rng at every call, in the same order.
+        masks = random_leaves(self._draw_mask, len(xs), f"Dropout(p={self.p})")
+        out = [v * m for v, m in zip(xs, masks)]
         return out[0] if single else out
+
+    def _draw_mask(self, n: int) -> list[float]:
+        """``n`` multipliers: 1/(1-p) (kept) with probability 1 - p, else 0 (dropped)."""
+        p = self.p
+        keep = 1.0 / (1.0 - p)
+        rand = self._rng.random
+        return [keep if rand() >= p else 0.0 for _ in range(n)]
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

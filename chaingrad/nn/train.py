@@ -203,17 +203,39 @@ def _signed(positive: Any) -> Any:
     return positive if isinstance(positive, Value) else (1 if positive else -1)
 
 
+def loss_targets(targets: Sequence[Any], loss: str | Callable) -> list[Any]:
+    """Targets as a built-in loss uses them: +1/-1 for hinge, 1/0 for bce, class ints.
+
+    A compiled step (``fit(..., compiled=True)``) maps labels so outside the
+    traced code, where they are still numbers; inside, ``data_loss`` then takes
+    the Values it gets as they are.
+    """
+    if loss == "hinge":
+        return [_signed(t) for t in _binary_labels(targets, loss, "hinge loss")]
+    if loss == "bce":
+        return _binary_labels(targets, loss, "bce loss")
+    if loss == "cross_entropy":
+        return _class_labels(targets, "cross_entropy loss")
+    return list(targets)
+
+
+def _number(x: Any) -> Any:
+    return x.data if isinstance(x, Value) else x
+
+
 def predictions(outputs: list[Any], loss: str | Callable) -> list[Any] | None:
-    """Predicted labels from model outputs: sign for hinge/bce, argmax for cross-entropy."""
+    """Predicted labels from model outputs (Values, or the numbers a compiled step
+    returns): sign for hinge/bce, argmax for cross-entropy."""
     if loss in ("hinge", "bce"):
-        return [1 if _as_scalar(o, "accuracy").data > 0 else 0 for o in outputs]
+        scores = [o if isinstance(o, float) else _as_scalar(o, "accuracy") for o in outputs]
+        return [1 if _number(s) > 0 else 0 for s in scores]
     if loss == "cross_entropy":
         return [_argmax(o) for o in outputs]
     return None  # regression or a custom loss: no notion of a label
 
 
-def _argmax(values: Sequence[Value]) -> int:
-    return max(range(len(values)), key=lambda i: values[i].data)
+def _argmax(values: Sequence[Value | float]) -> int:
+    return max(range(len(values)), key=lambda i: _number(values[i]))
 
 
 def accuracy(outputs: list[Any], targets: Sequence[Any], loss: str | Callable) -> float:
@@ -339,6 +361,65 @@ def _scheduled_lr(schedule: Callable[[int], float], step: int) -> float:
         ) from None
 
 
+def _forward(
+    model: Module,
+    Xb: Any,
+    yb: Any,
+    loss: str | Callable,
+    params: list[Value],
+    l2: float,
+    l1: float,
+) -> tuple[Value, list[Any]]:
+    """One batch's total loss (data loss plus penalties) and the model's outputs."""
+    outputs = [model(x) for x in Xb]
+    total = data_loss(outputs, yb, loss)
+    if l2:
+        total = total + l2 * F.l2_penalty(params)
+    if l1:
+        total = total + l1 * F.l1_penalty(params)
+    return total, outputs
+
+
+def _compiled_step(
+    model: Module,
+    loss: str | Callable,
+    optimizer: Optimizer,
+    params: list[Value],
+    l2: float,
+    l1: float,
+) -> Any:
+    """fit's step as a chaingrad.jit step returning (loss, outputs); it also updates."""
+    from chaingrad.compiled import jit
+    from chaingrad.compiled.step import fusable
+
+    def step(Xb: Any, yb: Any) -> Any:
+        return _forward(model, Xb, yb, loss, params, l2, l1)
+
+    if fusable(optimizer):
+        # The parameters stay in the step's arrays between steps; fit hands them back
+        # to the Values (step.sync()) before anything can look: a callback, a
+        # validation pass, the end of training.
+        return jit(step, params=model, optimizer=optimizer, sync=False)
+    return _UnfusedStep(jit(step, params=model), optimizer)
+
+
+class _UnfusedStep:
+    """A compiled step followed by the optimizer's own ``step()`` (one jit cannot fuse)."""
+
+    def __init__(self, compiled: Callable[..., Any], optimizer: Optimizer) -> None:
+        self.compiled = compiled
+        self.optimizer = optimizer
+
+    def __call__(self, Xb: Any, yb: Any) -> Any:
+        self.optimizer.zero_grad()
+        result = self.compiled(Xb, yb)
+        self.optimizer.step()
+        return result
+
+    def sync(self) -> None:
+        """Nothing to do: the Values are current after every call."""
+
+
 def fit(
     model: Module,
     X: Sequence[Any],
@@ -356,6 +437,7 @@ def fit(
     seed: Seed = None,
     progress: bool | None = None,
     callback: Callable[[int, History], Any] | None = None,
+    compiled: bool = False,
 ) -> History:
     """Train ``model`` on ``(X, y)`` and return a :class:`History`.
 
@@ -368,6 +450,12 @@ def fit(
     the optimizer or a function ``k -> lr`` for step ``k``. ``validation=(X, y)``
     is evaluated after every epoch. ``seed`` drives the minibatch shuffling.
     ``callback(step, history)`` runs after every step.
+
+    ``compiled=True`` runs each step through ``chaingrad.jit``: traced once per
+    batch shape, then replayed (with SGD, Adam or AdamW the update is fused
+    into the compiled step too, the weights kept in its arrays and written
+    back to the Values before every callback and validation and at the end).
+    The history is the same as without it, only sooner.
 
     Every argument is checked before training starts; a bad one is one error
     naming it (``fit: batch_size must be a positive int, got '8'``).
@@ -397,6 +485,8 @@ def fit(
         raise TypeError(
             f"fit: callback must be a function (step, history), got {_describe(callback)}"
         )
+    if not isinstance(compiled, bool):
+        raise TypeError(f"fit: compiled must be True or False, got {_describe(compiled)}")
     rng = make_rng(seed)
     params = model.parameters()
     optimizer = _training_optimizer(optimizer, schedule, params)
@@ -404,6 +494,8 @@ def fit(
     n_batches = math.ceil(len(X) / (batch_size or len(X)))
     total = steps if steps is not None else n_batches * (epochs or 1)
     n_epochs = math.ceil(total / n_batches)
+
+    compiled_step = _compiled_step(model, loss, optimizer, params, l2, l1) if compiled else None
 
     # --- train ---------------------------------------------------------------------------
     history = History()
@@ -417,18 +509,19 @@ def fit(
                     break
                 if schedule is not None and not isinstance(schedule, LRSchedule):
                     optimizer.lr = _scheduled_lr(schedule, step)
-                outputs = [model(x) for x in Xb]
-                total_loss = data_loss(outputs, yb, loss)
-                if l2:
-                    total_loss = total_loss + l2 * F.l2_penalty(params)
-                if l1:
-                    total_loss = total_loss + l1 * F.l1_penalty(params)
-                history.loss.append(total_loss.data)
-                history.accuracy.append(accuracy(outputs, yb, loss))
                 history.lr.append(optimizer.lr)
-                optimizer.zero_grad()
-                total_loss.backward()
-                optimizer.step()
+                if compiled_step is not None:
+                    # zero_grad, forward, backward and the update, in one compiled call.
+                    value, outputs = compiled_step(Xb, loss_targets(yb, loss))
+                    history.loss.append(value)
+                    history.accuracy.append(accuracy(outputs, yb, loss))
+                else:
+                    total_loss, outputs = _forward(model, Xb, yb, loss, params, l2, l1)
+                    history.loss.append(total_loss.data)
+                    history.accuracy.append(accuracy(outputs, yb, loss))
+                    optimizer.zero_grad()
+                    total_loss.backward()
+                    optimizer.step()
                 if isinstance(schedule, LRSchedule):
                     schedule.step()
                 step += 1
@@ -438,13 +531,19 @@ def fit(
                         loss=f"{history.loss[-1]:.4f}", acc=f"{history.accuracy[-1]:.3f}"
                     )
                 if callback is not None:
+                    if compiled_step is not None:
+                        compiled_step.sync()
                     callback(step, history)
             if validation is not None:
+                if compiled_step is not None:
+                    compiled_step.sync()
                 result = evaluate(model, validation[0], validation[1], loss)
                 history.val_step.append(step)
                 history.val_loss.append(result["loss"])
                 history.val_accuracy.append(result["accuracy"])
     finally:
+        if compiled_step is not None:
+            compiled_step.sync()  # the model's Values hold the trained weights, whatever happened
         if bar is not None:
             bar.close()
     return history

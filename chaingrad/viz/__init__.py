@@ -17,6 +17,7 @@ are imported when something is drawn.
 """
 
 from .graph import DEFAULT_MAX_NODES, DEFAULT_WIDTH, GraphDrawing, draw_dot, format_number
+from .program import draw_program
 from .render import DotError, GraphvizNotFoundError, dot_available, render, repr_mimebundle
 from .rules import local_rule
 from .steps import BackpropStep, GifImage, StepThrough, backprop_steps, step_through
@@ -33,6 +34,7 @@ __all__ = [
     "backprop_steps",
     "dot_available",
     "draw_dot",
+    "draw_program",
     "format_number",
     "local_rule",
     "render",

@@ -1,0 +1,714 @@
+"""The numpy backend: the program's nodes grouped into array operations.
+
+Every node gets a slot in one float array ``V`` (its gradient the same slot
+in ``GR``). Nodes at the same depth (*level*: one more than their deepest
+parent) that run the same op are independent of each other, so one numpy
+call computes the whole *group*: the 1,600 ReLUs of a hidden layer over a
+batch of 100 are one ``np.maximum``. Slots are laid out so that a group's
+operands are, where possible, plain slices of ``V`` (no copying), and:
+
+* a group of ``dot`` nodes whose weight rows and input rows form a grid
+  (every input row meets every weight row) is one matrix product
+  ``X @ W.T`` -- a dense layer over a batch, and, for a convolution, the
+  input rows are the image patches: the product *is* im2col;
+* an operand repeated along the batch (a bias) is broadcast, and its
+  gradient is a sum over that axis;
+* gradients are scattered with plain ``+=`` when targets are distinct and
+  with ``np.bincount`` only where they repeat; a group whose outputs feed one
+  later group only gets its gradient from that group as a variable, without
+  a trip through ``GR``;
+* parameters are laid out in ``V`` as the groups read them (a weight matrix
+  row by row, a layer's biases side by side), so those reads are slices.
+
+The plan is emitted as Python source (``step.source``) so it can be read.
+Floating-point events the engine would report (``log`` of a negative, an
+``exp`` that overflows, a division by zero) raise ``FloatingPointError``
+here; the compiled step then reruns that call with the standard-library
+backend, which raises the engine's own error or gives its exact result.
+
+>>> from chaingrad import Value, jit, sum_of
+>>> ws = [Value(0.1 * k) for k in range(4)]
+>>> step = jit(lambda xs: sum_of([(w * x).tanh() for w, x in zip(ws, xs)]),
+...            params=ws, backend="numpy")
+>>> round(step([1.0, 2.0, 3.0, 4.0]), 6)
+1.568079
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from chaingrad.engine import Op
+
+from .program import Program
+from .python_backend import needs_grad
+
+# Elementwise ops: forward expression, and each operand's gradient contribution.
+# {a} {b}: operands, {y}: the result, {g}: the upstream gradient.
+_ELEMENTWISE: dict[str, tuple[str, tuple[str, ...]]] = {
+    "add": ("{a} + {b}", ("{g}", "{g}")),
+    "sub": ("{a} - {b}", ("{g}", "-{g}")),
+    "mul": ("{a} * {b}", ("{b} * {g}", "{a} * {g}")),
+    "div": ("{a} / {b}", ("{g} / {b}", "-{y} / {b} * {g}")),
+    "neg": ("-{a}", ("-{g}",)),
+    "exp": ("np.exp({a})", ("{y} * {g}",)),
+    "log": ("np.log({a})", ("{g} / {a}",)),
+    "sqrt": ("np.sqrt({a})", ("0.5 / {y} * {g}",)),
+    "tanh": ("np.tanh({a})", ("(1.0 - {y} * {y}) * {g}",)),
+    "sigmoid": ("_sigmoid({a})", ("{y} * (1.0 - {y}) * {g}",)),
+    "softplus": ("_softplus({a})", ("_sigmoid({a}) * {g}",)),
+    "relu": ("np.maximum({a}, 0.0)", ("np.heaviside({a}, 0.0) * {g}",)),
+    "abs": ("np.abs({a})", ("np.sign({a}) * {g}",)),
+    "sin": ("np.sin({a})", ("np.cos({a}) * {g}",)),
+    "cos": ("np.cos({a})", ("-np.sin({a}) * {g}",)),
+}
+
+
+# Ops whose forward is one ufunc: written straight into the group's slots of V.
+_UFUNCS = {
+    "add": "np.add({a}, {b}",
+    "sub": "np.subtract({a}, {b}",
+    "mul": "np.multiply({a}, {b}",
+    "div": "np.divide({a}, {b}",
+    "neg": "np.negative({a}",
+    "exp": "np.exp({a}",
+    "log": "np.log({a}",
+    "sqrt": "np.sqrt({a}",
+    "tanh": "np.tanh({a}",
+    "relu": "np.maximum({a}, 0.0",
+    "abs": "np.absolute({a}",
+    "sin": "np.sin({a}",
+    "cos": "np.cos({a}",
+}
+
+
+def _sigmoid(x: Any) -> Any:
+    # Only ever exponentiate a non-positive number, as the engine does.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0.0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _softplus(x: Any) -> Any:
+    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def _elementwise_rule(op: Op) -> tuple[str, tuple[str, ...]] | None:
+    if op.name in _ELEMENTWISE:
+        return _ELEMENTWISE[op.name]
+    if op.name == "pow_const":
+        k = float(op.param)  # type: ignore[arg-type]
+        if k == 0.0:
+            return ("np.ones_like({a})", ("0.0 * {g}",))
+        if k == 1.0:
+            return ("{a} * 1.0", ("{g}",))
+        if k == 2.0:
+            return ("{a} * {a}", ("2.0 * {a} * {g}",))
+        return (f"{{a}} ** {k!r}", (f"{k!r} * {{a}} ** {k - 1.0!r} * {{g}}",))
+    if op.name == "leaky_relu":
+        alpha = float(op.param)  # type: ignore[arg-type]
+        return (
+            f"np.where({{a}} > 0.0, {{a}}, {alpha!r} * {{a}})",
+            (f"np.where({{a}} > 0.0, 1.0, {alpha!r}) * {{g}}",),
+        )
+    return None
+
+
+def _operand(op: Op, arity: int, j: int) -> int:
+    """Which operand of a group parent ``j`` feeds: a dot's weights (0) or inputs (1), a
+    take's index (0) or candidates (1), a row reduction's row (0), else ``j`` itself."""
+    if op.name == "dot":
+        return 0 if j < arity // 2 else 1
+    if op.name == "take":
+        return 0 if j == 0 else 1
+    if op.arity is None:
+        return 0
+    return j
+
+
+def _is_range(idx: np.ndarray) -> bool:
+    return idx.size > 0 and bool(np.all(np.diff(idx.reshape(-1)) == 1))
+
+
+class _Code:
+    """Source lines plus the constant arrays they refer to by name."""
+
+    def __init__(self) -> None:
+        self.forward: list[str] = []
+        self.backward: list[list[str]] = []  # per group, emitted in reverse group order
+        self.arrays: dict[str, Any] = {}
+        self.counter = 0
+
+    def array(self, prefix: str, value: Any) -> str:
+        name = f"{prefix}{len(self.arrays)}"
+        self.arrays[name] = value
+        return name
+
+    def name(self, prefix: str) -> str:
+        """A fresh local variable name."""
+        self.counter += 1
+        return f"{prefix}{self.counter}"
+
+
+class _Gather:
+    """How a group reads one operand from ``V`` and adds its gradient back into ``GR``.
+
+    ``idx`` is the slot of the operand for each member (any shape); ``shape`` the
+    shape the group computes in. The cheapest form that is right is chosen:
+    a slice, a broadcast row/column/scalar, or a fancy index (with bincount
+    in the backward pass when slots repeat).
+    """
+
+    def __init__(
+        self, code: _Code, idx: np.ndarray, shape: tuple[int, ...], broadcast: bool = True
+    ) -> None:
+        self.code = code
+        self.shape = shape
+        self.idx = idx.reshape(shape)
+        # Set by the backend when these slots are exactly one earlier group's outputs and
+        # this read is their only use: the gradient is handed over as a variable.
+        self.forward_to: tuple[str, tuple[int, ...]] | None = None
+        flat = self.idx.reshape(-1)
+        self.kind = "fancy"
+        self.unique = len(set(flat.tolist())) == flat.size
+        if _is_range(flat):
+            self.kind = "slice"
+            self.start = int(flat[0])
+            return
+        if not broadcast:  # a matrix operand (matmul, row reductions) is read whole
+            return
+        if np.all(flat == flat[0]):
+            self.kind = "scalar"
+            self.start = int(flat[0])
+            return
+        if len(shape) == 2:
+            rows, cols = shape
+            if np.all(self.idx == self.idx[0]) and len(set(self.idx[0].tolist())) == cols:
+                self.kind = "row"  # the same row for every row: broadcast along axis 0
+                self.row = self.idx[0]
+                return
+            if np.all(self.idx == self.idx[:, :1]) and len(set(self.idx[:, 0].tolist())) == rows:
+                self.kind = "column"
+                self.row = self.idx[:, 0]
+                return
+
+    def read(self) -> str:
+        code = self.code
+        size = self.idx.size
+        if self.kind == "slice":
+            text = f"V[{self.start}:{self.start + size}]"
+            return text if len(self.shape) == 1 else f"{text}.reshape{self.shape}"
+        if self.kind == "scalar":
+            return f"V[{self.start}]"
+        if self.kind in ("row", "column"):
+            row = self.row
+            if _is_range(row):
+                text = f"V[{int(row[0])}:{int(row[0]) + row.size}]"
+            else:
+                text = f"V[{code.array('I', row)}]"
+            return text if self.kind == "row" else f"{text}[:, None]"
+        return f"V[{code.array('I', self.idx)}]"
+
+    def add_grad(self, contribution: str, out: list[str], full: bool = True) -> None:
+        """Lines that add ``contribution`` into GR at these slots.
+
+        ``full``: the contribution already has the group's shape (else it broadcasts to it).
+        """
+        size = self.idx.size
+        code = self.code
+        whole = f"({contribution})" if full else f"np.broadcast_to({contribution}, {self.shape})"
+        if self.forward_to is not None and full:
+            name, shape = self.forward_to
+            reshape = "" if shape == self.shape else f".reshape{shape}"
+            out.append(f"{name} = ({contribution}){reshape}")
+            return
+        if self.kind == "slice":
+            target = f"GR[{self.start}:{self.start + size}]"
+            if len(self.shape) == 1:
+                out.append(f"{target} += {contribution}")
+            else:  # add through a view shaped like the group: no copy
+                view = code.name("t")
+                out.append(f"{view} = {target}.reshape{self.shape}")
+                out.append(f"{view} += {contribution}")
+            return
+        if self.kind == "scalar":
+            out.append(f"GR[{self.start}] += {whole}.sum()")
+            return
+        if self.kind in ("row", "column"):
+            row = self.row
+            if _is_range(row):
+                target = f"GR[{int(row[0])}:{int(row[0]) + row.size}]"
+            else:
+                target = f"GR[{code.array('I', row)}]"
+            out.append(f"{target} += {whole}.sum({0 if self.kind == 'row' else 1})")
+            return
+        if self.unique:
+            out.append(f"GR[{code.array('I', self.idx)}] += {contribution}")
+            return
+        slots, inverse = np.unique(self.idx.reshape(-1), return_inverse=True)
+        u = code.array("U", slots)
+        inv = code.array("J", inverse)
+        out.append(f"GR[{u}] += np.bincount({inv}, {whole}.reshape(-1), minlength={slots.size})")
+
+
+class NumpyBackend:
+    """Runs a Program as grouped numpy calls: ``run(params, inputs, randoms)``.
+
+    Returns ``(loss, gradients of the parameters, aux values)`` like the
+    standard-library backend; ``FloatingPointError`` means "rerun exactly".
+    """
+
+    name = "numpy"
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self.needed = needs_grad(program)
+        self.code = _Code()
+        self.slot = list(range(len(program)))  # node -> slot in V; ops assigned below
+        self.groups = program.groups()
+        self._lay_out_params()
+        self._find_sole_readers()
+        self.gy_reads: dict[int, tuple[list[str], int, tuple[int, ...], int, int]] = {}
+        self.source = self._generate()
+        namespace: dict[str, Any] = {
+            "np": np,
+            "_sigmoid": _sigmoid,
+            "_softplus": _softplus,
+            "_bad_index": _bad_index,
+            **self.code.arrays,
+        }
+        exec(compile(self.source, f"<chaingrad.jit numpy {program.signature}>", "exec"), namespace)
+        self._run = namespace["run"]
+        # Each thread reuses its own V and GR: every op slot of V is written by every call
+        # (and the constants never change), so V needs no reset; GR is zeroed per call.
+        self._buffers = threading.local()
+
+    def run(
+        self, params: list[float], inputs: list[float], randoms: list[float]
+    ) -> tuple[float, Any, tuple[float, ...]]:
+        buffers = self._buffers
+        V = getattr(buffers, "V", None)
+        if V is None:
+            V = buffers.V = self.base.copy()
+            buffers.GR = np.empty(V.size)
+        with np.errstate(over="raise", divide="raise", invalid="raise", under="ignore"):
+            result: tuple[float, Any, tuple[float, ...]] = self._run(
+                params, inputs, randoms, V, buffers.GR
+            )
+        return result
+
+    # --- grouping ---------------------------------------------------------------------
+
+    def _find_sole_readers(self) -> None:
+        """For each group: the (group, operand) that is the only reader of all its outputs."""
+        program = self.program
+        group_of = {}
+        for g, (_, nodes) in enumerate(self.groups):
+            for i in nodes:
+                group_of[i] = g
+        readers: list[set[tuple[int, int]]] = [set() for _ in self.groups]
+        uses = [0] * len(program)
+        for g, (op, nodes) in enumerate(self.groups):
+            for i in nodes:
+                parents = program.parents[i]
+                for j, p in enumerate(parents):
+                    uses[p] += 1
+                    if p in group_of:
+                        readers[group_of[p]].add((g, _operand(op, len(parents), j)))
+        for i in (program.output, *program.aux):
+            uses[i] += 2  # returned: their gradient is seeded, not handed over
+        self.sole_reader: dict[int, tuple[int, int]] = {}
+        for g, (_, nodes) in enumerate(self.groups):
+            if len(readers[g]) == 1 and all(uses[i] == 1 for i in nodes):
+                self.sole_reader[g] = next(iter(readers[g]))
+
+    def _read_gy(
+        self, g_id: int, back: list[str], start: int, size: int, shape: tuple[int, ...]
+    ) -> str:
+        """The line reading group ``g_id``'s output gradient from GR (may be handed over)."""
+        name = f"gy{g_id}"
+        read = f"GR[{start}:{start + size}]"
+        back.append(f"{name} = {read if len(shape) == 1 else f'{read}.reshape{shape}'}")
+        self.gy_reads[g_id] = (back, len(back) - 1, tuple(shape), start, size)
+        return name
+
+    def _hand_over(self, g_id: int, j: int, gather: _Gather) -> None:
+        """If ``gather`` (operand ``j`` of group ``g_id``) is the only reader of an earlier
+        group's outputs, in order, its gradient goes to that group as a variable, not via GR."""
+        if gather.kind != "slice":
+            return
+        size = gather.idx.size
+        for producer, (back, line, shape, start, n) in self.gy_reads.items():
+            if start == gather.start and n == size and self.sole_reader.get(producer) == (g_id, j):
+                back[line] = ""  # the producer's gradient arrives as gy<producer>
+                gather.forward_to = (f"gy{producer}", shape)
+                return
+
+    def _lay_out_params(self) -> None:
+        """Put parameters in V in the order the groups read them (a weight matrix row by
+        row, a layer's biases side by side), so those reads are slices, not gathers."""
+        program = self.program
+        n_params = program.num_params
+        order: list[int] = []
+        placed = [False] * n_params
+
+        def place(nodes: list[int]) -> None:
+            for p in nodes:
+                if p < n_params and not placed[p]:
+                    placed[p] = True
+                    order.append(p)
+
+        parents = program.parents
+        # Weight matrices of batched dot groups first (a single dot, such as an L2
+        # penalty's over every parameter, must not decide the layout), then operand
+        # columns of the other groups (biases), then whatever is left.
+        for op, nodes in self.groups:
+            if op.name == "dot" and len(nodes) > 1:
+                n = len(parents[nodes[0]]) // 2
+                for row in dict.fromkeys(tuple(parents[i][:n]) for i in nodes):
+                    if all(p < n_params for p in row):
+                        place(list(row))
+        for op, nodes in self.groups:
+            if op.name != "dot":
+                for j in range(len(parents[nodes[0]])):
+                    place([parents[i][j] for i in nodes])
+        place(list(range(n_params)))
+        for slot, p in enumerate(order):
+            self.slot[p] = slot
+        self.param_slots = [self.slot[k] for k in range(n_params)]
+
+    # --- code -------------------------------------------------------------------------
+
+    def _generate(self) -> str:
+        program = self.program
+        code = self.code
+        lines = code.forward
+        n_leaves = program.first_op
+        base = np.array(program.values[:n_leaves] + [0.0] * program.num_ops)
+        self.base = base
+        code.arrays["BASE"] = base
+        next_slot = n_leaves
+        for op, nodes in self.groups:
+            next_slot = self._emit_group(op, nodes, next_slot)
+        header = ["def run(P, X, R, V, GR):"]
+        if program.num_params:
+            if self.param_slots == list(range(program.num_params)):
+                header.append(f"    V[0:{program.num_params}] = P")
+            else:
+                code.arrays["PSLOTS"] = np.array(self.param_slots, dtype=np.int64)
+                header.append("    V[PSLOTS] = P")
+        if program.num_inputs:
+            first = program.num_params
+            header.append(f"    V[{first}:{first + program.num_inputs}] = X")
+        randoms = [i for _, ids, _ in program.random_blocks for i in ids]
+        if randoms:
+            header.append(f"    V[{randoms[0]}:{randoms[-1] + 1}] = R")
+        body = ["    " + line for line in lines]
+        back = ["    GR.fill(0.0)"]
+        out_slot = self.slot[program.output]
+        if self.needed[program.output]:
+            back.append(f"    GR[{out_slot}] = 1.0")
+        for group_lines in reversed(code.backward):
+            back += ["    " + line for line in group_lines if line]
+        aux = "".join(f"V[{self.slot[i]}], " for i in program.aux)
+        if not program.num_params:
+            grads = "[]"
+        elif "PSLOTS" in code.arrays:
+            grads = "GR[PSLOTS]"  # a fancy index: a copy
+        else:
+            grads = f"GR[0:{program.num_params}].copy()"  # GR is reused by the next call
+        tail = [f"    return float(V[{out_slot}]), {grads}, ({aux})"]
+        return "\n".join(header + body + back + tail) + "\n"
+
+    def _emit_group(self, op: Op, nodes: list[int], start: int) -> int:
+        program = self.program
+        if op.name == "dot":
+            return self._emit_dot(op, nodes, start)
+        # Members in the order of their operands' slots: chains of elementwise ops
+        # then read their operands as slices.
+        nodes.sort(key=lambda i: tuple(self.slot[p] for p in program.parents[i]))
+        for k, node in enumerate(nodes):
+            self.slot[node] = start + k
+        size = len(nodes)
+        if op.arity is not None and _elementwise_rule(op) is not None:
+            self._emit_elementwise(op, nodes, start)
+        elif op.name in ("sum", "logsumexp", "max", "take"):
+            self._emit_reduction(op, nodes, start)
+        else:
+            self._emit_generic(op, nodes, start)
+        return start + size
+
+    def _slots(self, nodes: list[int], first: int = 0, stop: int | None = None) -> Any:
+        """The V slots of parents ``first:stop`` of each member: one row per member."""
+        parents = self.program.parents
+        return np.array(
+            [[self.slot[p] for p in parents[i][first:stop]] for i in nodes], dtype=np.int64
+        )
+
+    def _needs(self, nodes: list[int], first: int = 0, stop: int | None = None) -> bool:
+        """Does any member's parent in ``first:stop`` need a gradient?"""
+        parents = self.program.parents
+        return any(self.needed[p] for i in nodes for p in parents[i][first:stop])
+
+    def _operand_slots(self, nodes: list[int], j: int) -> np.ndarray:
+        parents = self.program.parents
+        return np.array([self.slot[parents[i][j]] for i in nodes], dtype=np.int64)
+
+    def _group_shape(self, columns: list[np.ndarray]) -> tuple[int, ...]:
+        """(size,), or (rows, cols) when an operand repeats along a batch (a bias)."""
+        size = columns[0].size
+        for idx in columns:
+            if _is_range(idx) or np.all(idx == idx[0]):
+                continue
+            distinct = len(set(idx.tolist()))
+            if distinct == size or size % distinct:
+                continue
+            for shape in ((size // distinct, distinct), (distinct, size // distinct)):
+                grid = idx.reshape(shape)
+                if np.all(grid == grid[0]) or np.all(grid == grid[:, :1]):
+                    return shape
+        return (size,)
+
+    def _emit_elementwise(self, op: Op, nodes: list[int], start: int) -> None:
+        program = self.program
+        code = self.code
+        rule = _elementwise_rule(op)
+        assert rule is not None
+        forward, grads = rule
+        g_id = len(code.backward)
+        columns = [self._operand_slots(nodes, j) for j in range(len(program.parents[nodes[0]]))]
+        shape = self._group_shape(columns)
+        gathers = [_Gather(code, idx, shape) for idx in columns]
+        names = {}
+        for j, gather in enumerate(gathers):
+            name = f"a{g_id}_{j}"
+            code.forward.append(f"{name} = {gather.read()}")
+            names["ab"[j]] = name
+        y = f"y{g_id}"
+        size = len(nodes)
+        target = f"V[{start}:{start + size}]"
+        if len(shape) == 2:
+            target += f".reshape{shape}"
+        ufunc = _UFUNCS.get(op.name)
+        if op.name == "pow_const" and op.param == 2.0:
+            ufunc = "np.multiply({a}, {a}"
+        if ufunc is not None:
+            code.forward.append(f"{y} = {ufunc.format(**names)}, out={target})")
+        else:
+            code.forward.append(f"{y} = {forward.format(**names, y=y, g='')}")
+            if len(shape) == 1:
+                code.forward.append(f"{target} = {y}")
+            else:
+                code.forward.append(
+                    f"V[{start}:{start + size}] = np.broadcast_to({y}, {shape}).reshape(-1)"
+                )
+        back: list[str] = []
+        if any(self.needed[i] for i in nodes):
+            g = self._read_gy(g_id, back, start, size, shape)
+            for j, gather in enumerate(gathers):
+                if not self._needs(nodes, j, j + 1):
+                    continue
+                term = grads[j].format(**names, y=y, g=g)
+                self._hand_over(g_id, j, gather)
+                gather.add_grad(term, back)
+        code.backward.append(back)
+
+    def _emit_reduction(self, op: Op, nodes: list[int], start: int) -> None:
+        """sum, logsumexp, max and take: one row of operands per member."""
+        program = self.program
+        code = self.code
+        g_id = len(code.backward)
+        size = len(nodes)
+        arity = len(program.parents[nodes[0]])
+        first = 1 if op.name == "take" else 0
+        matrix = self._slots(nodes, first)
+        gather = _Gather(code, matrix, matrix.shape, broadcast=False)
+        x = f"a{g_id}"
+        y = f"y{g_id}"
+        f = code.forward
+        f.append(f"{x} = {gather.read()}")
+        rows = code.array("ROWS", np.arange(size))
+        chosen = None
+        if op.name == "sum":
+            f.append(f"{y} = {x}.sum(1)")
+        elif op.name == "logsumexp":
+            f.append(f"m{g_id} = {x}.max(1, keepdims=True)")
+            f.append(f"{y} = (m{g_id} + np.log(np.exp({x} - m{g_id}).sum(1, keepdims=True)))[:, 0]")
+        elif op.name == "max":
+            chosen = f"k{g_id}"
+            f.append(f"{chosen} = {x}.argmax(1)")
+            f.append(f"{y} = {x}[{rows}, {chosen}]")
+        else:  # take: the index is an input of the program, checked on every call
+            index = _Gather(code, self._operand_slots(nodes, 0), (size,), broadcast=False)
+            chosen = f"k{g_id}"
+            n = arity - 1
+            f.append(f"i{g_id} = {index.read()}")
+            f.append(f"{chosen} = i{g_id}.astype(np.int64)")
+            f.append(
+                f"if not (({chosen} == i{g_id}) & ({chosen} >= 0) & ({chosen} < {n})).all(): "
+                f"_bad_index(i{g_id}, {n}, {code.array('NAMES', self._index_names(nodes))})"
+            )
+            f.append(f"{y} = {x}[{rows}, {chosen}]")
+        f.append(f"V[{start}:{start + size}] = {y}")
+        back: list[str] = []
+        if any(self.needed[i] for i in nodes):
+            g = self._read_gy(g_id, back, start, size, (size,))
+            if op.name == "sum":
+                gather.add_grad(f"{g}[:, None]", back, full=False)
+            elif op.name == "logsumexp":
+                self._hand_over(g_id, 0, gather)
+                gather.add_grad(f"np.exp({x} - {y}[:, None]) * {g}[:, None]", back)
+            else:
+                self._scatter_chosen(gather, matrix, rows, chosen, g, back)
+        code.backward.append(back)
+
+    def _index_names(self, nodes: list[int]) -> list[str]:
+        program = self.program
+        names = []
+        for i in nodes:
+            index = program.parents[i][0]
+            names.append(program.names[index] or f"node {index}")
+        return names
+
+    def _scatter_chosen(
+        self, gather: _Gather, matrix: np.ndarray, rows: str, chosen: Any, g: str, back: list[str]
+    ) -> None:
+        """The winner of each row (max, take) gets the row's gradient."""
+        code = self.code
+        slots = code.array("S", matrix)
+        flat = matrix.reshape(-1)
+        if len(set(flat.tolist())) == flat.size:
+            back.append(f"GR[{slots}[{rows}, {chosen}]] += {g}")
+            return
+        distinct, inverse = np.unique(flat, return_inverse=True)
+        local = code.array("J", inverse.reshape(matrix.shape))
+        u = code.array("U", distinct)
+        back.append(
+            f"GR[{u}] += np.bincount({local}[{rows}, {chosen}], {g}, minlength={distinct.size})"
+        )
+
+    def _emit_dot(self, op: Op, nodes: list[int], start: int) -> int:
+        """A group of dot nodes: a matrix product when weight and input rows form a grid."""
+        program = self.program
+        code = self.code
+        g_id = len(code.backward)
+        n = len(program.parents[nodes[0]]) // 2
+        w_rows: dict[tuple[int, ...], int] = {}
+        x_rows: dict[tuple[int, ...], int] = {}
+        pairs = []
+        for i in nodes:
+            slots = tuple(self.slot[p] for p in program.parents[i])
+            w = w_rows.setdefault(slots[:n], len(w_rows))
+            x = x_rows.setdefault(slots[n:], len(x_rows))
+            pairs.append((x, w))
+        n_w, n_x = len(w_rows), len(x_rows)
+        grid = len(set(pairs)) == len(pairs) and 2 * len(pairs) >= n_w * n_x
+        f = code.forward
+        back: list[str] = []
+        size = len(nodes)
+        if not grid:
+            return self._emit_batched_dot(nodes, start, n)
+        # Rows in slot order, so a block of slots reads as a matrix without copying.
+        w_order = sorted(w_rows, key=lambda row: row)
+        x_order = sorted(x_rows, key=lambda row: row)
+        w_rank = {w_rows[row]: r for r, row in enumerate(w_order)}
+        x_rank = {x_rows[row]: r for r, row in enumerate(x_order)}
+        ranked = sorted(
+            zip(nodes, pairs), key=lambda item: (x_rank[item[1][0]], w_rank[item[1][1]])
+        )
+        for k, (node, _) in enumerate(ranked):
+            self.slot[node] = start + k
+        nodes[:] = [node for node, _ in ranked]
+        cells = np.array([x_rank[x] * n_w + w_rank[w] for _, (x, w) in ranked], dtype=np.int64)
+        W = _Gather(code, np.array(w_order, dtype=np.int64), (n_w, n), broadcast=False)
+        X = _Gather(code, np.array(x_order, dtype=np.int64), (n_x, n), broadcast=False)
+        wn, xn, y = f"w{g_id}", f"x{g_id}", f"y{g_id}"
+        f.append(f"{wn} = {W.read()}")
+        f.append(f"{xn} = {X.read()}")
+        full = len(pairs) == n_w * n_x
+        if full:
+            f.append(f"{y} = V[{start}:{start + size}].reshape({n_x}, {n_w})")
+            f.append(f"np.matmul({xn}, {wn}.T, out={y})")
+        else:
+            sel = code.array("SEL", cells)
+            f.append(f"{y} = {xn} @ {wn}.T")
+            f.append(f"V[{start}:{start + size}] = {y}.reshape(-1)[{sel}]")
+        if any(self.needed[i] for i in nodes):
+            g = f"gy{g_id}"
+            if full:
+                self._read_gy(g_id, back, start, size, (n_x, n_w))
+            else:
+                back.append(f"{g} = np.zeros({n_x * n_w})")
+                back.append(f"{g}[{code.array('SEL', cells)}] = GR[{start}:{start + size}]")
+                back.append(f"{g} = {g}.reshape({n_x}, {n_w})")
+            if self._needs(nodes, 0, n):
+                self._hand_over(g_id, 0, W)
+                W.add_grad(f"{g}.T @ {xn}", back)
+            if self._needs(nodes, n):
+                self._hand_over(g_id, 1, X)
+                X.add_grad(f"{g} @ {wn}", back)
+        code.backward.append(back)
+        return start + size
+
+    def _emit_batched_dot(self, nodes: list[int], start: int, n: int) -> int:
+        """Dot nodes that share no grid: a row-wise product and sum."""
+        program = self.program
+        code = self.code
+        g_id = len(code.backward)
+        nodes.sort(key=lambda i: tuple(self.slot[p] for p in program.parents[i]))
+        for k, node in enumerate(nodes):
+            self.slot[node] = start + k
+        size = len(nodes)
+        W = _Gather(code, self._slots(nodes, 0, n), (size, n), broadcast=False)
+        X = _Gather(code, self._slots(nodes, n), (size, n), broadcast=False)
+        wn, xn, y = f"w{g_id}", f"x{g_id}", f"y{g_id}"
+        f = code.forward
+        f.append(f"{wn} = {W.read()}")
+        f.append(f"{xn} = {X.read()}")
+        f.append(f"{y} = np.einsum('ij,ij->i', {wn}, {xn})")
+        f.append(f"V[{start}:{start + size}] = {y}")
+        back: list[str] = []
+        if any(self.needed[i] for i in nodes):
+            g = self._read_gy(g_id, back, start, size, (size,))
+            if self._needs(nodes, 0, n):
+                W.add_grad(f"{xn} * {g}[:, None]", back)
+            if self._needs(nodes, n):
+                X.add_grad(f"{wn} * {g}[:, None]", back)
+        code.backward.append(back)
+        return start + size
+
+    def _emit_generic(self, op: Op, nodes: list[int], start: int) -> None:
+        """Any other op: its own forward, member by member (correct, not fast)."""
+        program = self.program
+        code = self.code
+        g_id = len(code.backward)
+        size = len(nodes)
+        arity = len(program.parents[nodes[0]])
+        matrix = self._slots(nodes)
+        gather = _Gather(code, matrix, matrix.shape, broadcast=False)
+        fn = code.array("F", op.forward)
+        x, y, local = f"a{g_id}", f"y{g_id}", f"L{g_id}"
+        f = code.forward
+        f.append(f"{x} = {gather.read()}.tolist()")
+        f.append(f"{y}, {local} = zip(*[{fn}(*row) for row in {x}])")
+        f.append(f"V[{start}:{start + size}] = {y}")
+        back: list[str] = []
+        if any(self.needed[i] for i in nodes):
+            g = self._read_gy(g_id, back, start, size, (size,))
+            back.append(f"{local}m = np.array({local}, dtype=float).reshape({size}, {arity})")
+            gather.add_grad(f"{local}m * {g}[:, None]", back)
+        code.backward.append(back)
+
+
+def _bad_index(values: np.ndarray, n: int, names: Sequence[str]) -> None:
+    for value, name in zip(values.tolist(), names):
+        k = int(value) if value == value and abs(value) != float("inf") else -1
+        if k != value or not 0 <= k < n:
+            raise ValueError(
+                f"take: index {name} = {value!r} must be a whole number in [0, {n}) "
+                "(a class label or token id out of range?)"
+            )
+    raise AssertionError("unreachable")
