@@ -10,7 +10,7 @@ from .autodiff import backward, grad, toposort
 from .check import GradcheckError, gradcheck, numerical_grad
 from .mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .ops import OPS, PARAMETRIC_OPS, Op
-from .value import Constant, Value, dot, logsumexp, max_of, sum_of, take
+from .value import Constant, Value, dot, dots, logsumexp, max_of, sum_of, take
 
 __all__ = [
     "OPS",
@@ -21,6 +21,7 @@ __all__ = [
     "Value",
     "backward",
     "dot",
+    "dots",
     "enable_grad",
     "grad",
     "gradcheck",

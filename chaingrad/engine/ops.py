@@ -336,8 +336,12 @@ def _dot_graph_grads(out: Any, *parents: Any) -> tuple[Any, ...]:
 def DOT(*ws_then_xs: float) -> tuple[float, tuple[float, ...]]:
     # Parents are (w_1..w_n, x_1..x_n); d/dw_i = x_i and d/dx_i = w_i.
     n = len(ws_then_xs) // 2
-    ws = ws_then_xs[:n]
-    xs = ws_then_xs[n:]
+    return dot_forward(ws_then_xs[:n], ws_then_xs[n:])
+
+
+def dot_forward(ws: tuple[float, ...], xs: tuple[float, ...]) -> tuple[float, tuple[float, ...]]:
+    """DOT's forward on the two halves: ``chaingrad.dots`` calls it with the inputs'
+    half computed once for many rows, so every dot node gets the same numbers."""
     return sum(map(operator.mul, ws, xs)), xs + ws
 
 

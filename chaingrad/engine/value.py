@@ -512,6 +512,34 @@ def dot(weights: Iterable[Value | Number], inputs: Iterable[Value | Number]) -> 
     return _many(ops.DOT, ws + xs)
 
 
+def dots(
+    weight_rows: Iterable[Iterable[Value | Number]], inputs: Iterable[Value | Number]
+) -> list[Value]:
+    """``[dot(row, inputs) for row in weight_rows]``: a dense layer's outputs, one node each.
+
+    The nodes are exactly those of ``dot``; the inputs are converted and read
+    once for all rows instead of once per row, which is most of the work of a
+    linear map in a network (Linear, attention's projections, an LSTM's gates).
+
+    >>> [y.data for y in dots([[Value(1.0), Value(2.0)], [Value(0.5), 0.0]], [3.0, 4.0])]
+    [11.0, 1.5]
+    """
+    xs = _operands(inputs, "dots")
+    xs_data = tuple(map(_get_data, xs))
+    n = len(xs)
+    out = []
+    for row in weight_rows:
+        ws = _operands(row, "dots")
+        if len(ws) != n:
+            raise ValueError(f"dots: got a row of {len(ws)} weights for {n} inputs")
+        if not n:
+            out.append(Value(0.0))
+            continue
+        data, local_grads = ops.dot_forward(tuple(map(_get_data, ws)), xs_data)
+        out.append(_record(data, ws + xs, local_grads, ops.DOT))
+    return out
+
+
 def _many(op: Op, parents: tuple[Value, ...]) -> Value:
     data, local_grads = op.forward(*map(_get_data, parents))
     return _record(data, parents, local_grads, op)

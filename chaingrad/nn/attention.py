@@ -40,7 +40,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from chaingrad.compiled.tracing import is_tracing
-from chaingrad.engine import Value, dot, sum_of, take
+from chaingrad.engine import Value, dot, dots, sum_of, take
 
 from . import functional as F
 from ._checks import as_value_array, check_int
@@ -78,9 +78,10 @@ def is_token_id(i: Any, n: int) -> bool:
 
 def _affine(weight: list[Vector], bias: Vector | None, x: Vector) -> Vector:
     """``W x + b``: output ``o`` is ``dot(weight[o], x) + bias[o]``, one dot node each."""
+    outputs = dots(weight, x)
     if bias is None:
-        return [dot(row, x) for row in weight]
-    return [dot(row, x) + b for row, b in zip(weight, bias)]
+        return outputs
+    return [y + b for y, b in zip(outputs, bias)]
 
 
 def _uniform_matrix(rng: Any, rows: int, cols: int, bound: float) -> list[Vector]:

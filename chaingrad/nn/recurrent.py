@@ -56,7 +56,7 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
-from chaingrad.engine import Constant, Value, dot
+from chaingrad.engine import Constant, Value, dot, dots
 
 from ._checks import _describe, as_value_array, check_int
 from .init import Seed, make_rng
@@ -117,17 +117,17 @@ class _Gates:
         """``W_ih[k] x + b_ih[k] + W_hh[k] h + b_hh[k]`` for every joined row k."""
         one = self.one
         xh1 = [*x, *h, one, one] if self.bias else [*x, *h]
-        return [dot(row, xh1) for row in self.rows]
+        return dots(self.rows, xh1)
 
     def input_part(self, x: Vector) -> Vector:
         """``W_ih[k] x + b_ih[k]`` for every split row k."""
         x1 = [*x, self.one] if self.bias else x
-        return [dot(row, x1) for row in self.input_rows]
+        return dots(self.input_rows, x1)
 
     def hidden_part(self, h: Vector) -> Vector:
         """``W_hh[k] h + b_hh[k]`` for every split row k."""
         h1 = [*h, self.one] if self.bias else h
-        return [dot(row, h1) for row in self.hidden_rows]
+        return dots(self.hidden_rows, h1)
 
 
 # --- one time step of each cell: the equations of the module docstring ----------------

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from chaingrad import Constant, Value, dot, logsumexp, max_of, sum_of, take
+from chaingrad import Constant, Value, dot, dots, logsumexp, max_of, sum_of, take
 
 
 def test_data_is_float_and_grad_starts_at_zero():
@@ -450,3 +450,21 @@ def test_pickle_names_an_op_outside_the_rule_table():
     good = pickle.dumps(x.tanh(), protocol=0)  # text: the op name can be edited in place
     with pytest.raises(pickle.UnpicklingError, match="op 'tanh_v2'"):
         pickle.loads(good.replace(b"Vtanh\n", b"Vtanh_v2\n"))
+
+
+def test_dots_makes_exactly_the_nodes_of_dot():
+    rows = [[Value(0.5), Value(-2.0), 3], [Value(1.5), 0.25, Value(-1.0)]]
+    x = [Value(0.1), 2.0, Value(-0.3)]
+    ys = dots(rows, x)
+    expected = [dot(row, x) for row in rows]
+    for y, e in zip(ys, expected):
+        assert y.data == e.data and y.op is e.op and y.local_grads == e.local_grads
+        assert [type(p) for p in y.parents] == [type(p) for p in e.parents]
+        assert y.parents[3] is x[0] and y.parents[5] is x[2]  # the inputs' own Values
+    # The numbers in x become one Constant shared by every row.
+    assert ys[0].parents[4] is ys[1].parents[4]
+    sum_of(ys).backward()
+    assert x[0].grad == 0.5 + 1.5 and rows[0][0].grad == 0.1
+    assert dots([], x) == [] and [y.data for y in dots([[], []], [])] == [0.0, 0.0]
+    with pytest.raises(ValueError, match="dots: got a row of 2 weights for 3 inputs"):
+        dots([[1.0, 2.0]], x)
