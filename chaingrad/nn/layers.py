@@ -135,8 +135,7 @@ class Neuron(Module):
         return _torch_dense(torch, len(self.w), 1, self.activation)
 
     def torch_parameters(self) -> Iterator[tuple[str, Any]]:
-        yield "0.weight", [self.w]
-        yield "0.bias", [self.b]
+        return _dense_parameters([self], self.activation)
 
 
 class Layer(Module):
@@ -174,8 +173,7 @@ class Layer(Module):
         return _torch_dense(torch, self.nin, self.nout, self._activation("to_torch()"))
 
     def torch_parameters(self) -> Iterator[tuple[str, Any]]:
-        yield "0.weight", [n.w for n in self.neurons]
-        yield "0.bias", [n.b for n in self.neurons]
+        return _dense_parameters(self.neurons, self._activation("to_torch()"))
 
     def _activation(self, who: str) -> str:
         kinds = {neuron.activation for neuron in self.neurons}
@@ -253,14 +251,17 @@ class MLP(Module):
 
     def _torch_module(self, torch: Any) -> Any:
         # One flat nn.Sequential: Linear, activation, Linear, ... as a torch user writes it.
-        parts = [part for layer in self.layers for part in layer._torch_module(torch)]
+        parts = [
+            part
+            for layer in self.layers
+            for part in _torch_parts(torch, layer.nin, layer.nout, layer._activation("to_torch()"))
+        ]
         return torch.nn.Sequential(*parts)
 
     def torch_parameters(self) -> Iterator[tuple[str, Any]]:
-        position = 0
+        position = 0  # of each Linear in the flat nn.Sequential
         for layer in self.layers:
-            for name, tree in layer.torch_parameters():
-                yield f"{position}.{name.split('.', 1)[1]}", tree
+            yield from prefixed(str(position), _dense_parameters(layer.neurons, "linear"))
             position += 2 if layer._activation("to_torch()") != "linear" else 1
 
     def extra_repr(self) -> str:
@@ -366,10 +367,23 @@ _TORCH_ACTIVATIONS = {
 }
 
 
-def _torch_dense(torch: Any, nin: int, nout: int, activation: str) -> Any:
-    """``nn.Sequential(nn.Linear(nin, nout), activation)``: a Layer (or Neuron) in torch."""
+def _torch_parts(torch: Any, nin: int, nout: int, activation: str) -> list[Any]:
+    """``[nn.Linear(nin, nout), activation]`` (just the Linear for a linear layer)."""
     parts = [torch.nn.Linear(nin, nout)]
     name = _TORCH_ACTIVATIONS[activation]
     if name is not None:
         parts.append(getattr(torch.nn, name)())  # LeakyReLU's default slope is Value's, 0.01
-    return torch.nn.Sequential(*parts)
+    return parts
+
+
+def _torch_dense(torch: Any, nin: int, nout: int, activation: str) -> Any:
+    """A Layer (or Neuron) in torch: ``nn.Linear``, in an ``nn.Sequential`` with its activation."""
+    parts = _torch_parts(torch, nin, nout, activation)
+    return parts[0] if len(parts) == 1 else torch.nn.Sequential(*parts)
+
+
+def _dense_parameters(neurons: Sequence[Neuron], activation: str) -> Iterator[tuple[str, Any]]:
+    """The Linear's weight (one row per neuron) and bias, named as ``_torch_dense`` nests it."""
+    prefix = "" if _TORCH_ACTIVATIONS[activation] is None else "0."
+    yield f"{prefix}weight", [n.w for n in neurons]
+    yield f"{prefix}bias", [n.b for n in neurons]

@@ -385,7 +385,7 @@ def test_the_digits_cnn_exports_whole_and_agrees_with_torch():
     assert_matches_torch(model, image(1, 8, 8, seed=2))
     twin = model.to_torch()
     kinds = [type(m).__name__ for m in twin]
-    assert kinds == ["Conv2d", "ReLU", "MaxPool2d", "Flatten", "Sequential"]
+    assert kinds == ["Conv2d", "ReLU", "MaxPool2d", "Flatten", "Linear"]
     # The documented way to batches: map the single-example model over dimension 0.
     batch = [image(1, 8, 8, seed=s) for s in range(3)]
     out = torch.vmap(twin)(torch.tensor(batch, dtype=torch.float64))
