@@ -113,6 +113,15 @@ def main(out: Path) -> list[str]:
         ]
         if executed and code_cells and pages[page].outputs == 0:
             problems.append(f"{page.relative_to(out)}: no cell outputs (was it executed?)")
+    # Pages written as executable Markdown ({code-cell}) must show their outputs too.
+    for source in sorted((ROOT / "docs").glob("*.md")):
+        page = out / f"{source.stem}.html"
+        cells = source.read_text(encoding="utf-8").count("```{code-cell}")
+        if executed and cells and page in pages and pages[page].outputs < cells:
+            problems.append(
+                f"{page.relative_to(out)}: {pages[page].outputs} outputs for {cells} code cells "
+                "(was it executed?)"
+            )
     return problems
 
 

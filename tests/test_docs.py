@@ -65,6 +65,19 @@ def test_checker_wants_every_public_name_and_notebook(tmp_path):
     assert sum("no page" in p for p in problems) == len(notebooks)
 
 
+def test_checker_wants_the_outputs_of_executable_markdown_pages(tmp_path, monkeypatch):
+    # The home page's example must show what it prints and draws: a build that
+    # skipped executing it (as once happened in CI) has to fail.
+    monkeypatch.delenv("CHAINGRAD_DOCS_EXECUTE", raising=False)
+    cells = (ROOT / "docs" / "index.md").read_text().count("```{code-cell}")
+    assert cells > 0
+    output = '<div class="cell_output docutils container">out</div>'
+    for shown, flagged in ((0, True), (cells, False)):
+        (tmp_path / "index.html").write_text(f"<html><body>{output * shown}</body></html>")
+        problems = [p for p in load_checker().main(tmp_path) if p.startswith("index.html")]
+        assert bool(problems) is flagged, problems
+
+
 @pytest.mark.slow
 def test_site_builds_with_warnings_as_errors(tmp_path):
     for module in ("sphinx", "myst_nb", "pydata_sphinx_theme"):
