@@ -3,7 +3,7 @@
 Every case ends with the right result or one clear error naming what was
 wrong, and nothing is lost: a failed load leaves the model as it was, a failed
 or killed save leaves the old file. Cases that could hang or exhaust memory
-run in a child process under a memory cap and a timeout (tests/nn/limits.py).
+run in a child process under a memory cap and a timeout (tests/limits.py).
 """
 
 from __future__ import annotations
@@ -27,8 +27,7 @@ from hypothesis import strategies as st
 from chaingrad import Value
 from chaingrad.nn import MLP, Dropout, Layer, Module, Neuron, ReLU, Sequential, StateDictError
 from chaingrad.nn._files import read_bounded
-
-from .limits import run_limited
+from tests.limits import run_limited
 
 
 def snapshot(model: Module) -> list[float]:

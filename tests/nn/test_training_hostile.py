@@ -4,7 +4,7 @@ fit's arguments, learning rates and penalties, an optimizer made for another
 model, labels, NumPy input everywhere a list is accepted, the data helpers and
 the demo's output folder. Every case ends with the right result or one clear
 error naming what was wrong, with the model untouched. Cases that would need
-gigabytes run in a child process under a memory cap (tests/nn/limits.py).
+gigabytes run in a child process under a memory cap (tests/limits.py).
 """
 
 from __future__ import annotations
@@ -28,8 +28,7 @@ from chaingrad.nn.data import (
     train_test_split,
 )
 from chaingrad.nn.optim import SGD, Adam, AdamW, CosineLR, LambdaLR, LinearLR, StepLR
-
-from .limits import run_limited
+from tests.limits import run_limited
 
 X4 = [[0.0, 1.0], [1.0, 0.0], [0.5, 0.5], [-1.0, 0.3]]
 Y4 = [0, 1, 1, 0]

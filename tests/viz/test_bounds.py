@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ import pytest
 from chaingrad import Value, sum_of
 from chaingrad.viz import StepThrough, draw_dot, render
 from chaingrad.viz.render import DotError
+from tests.limits import run_limited as run_capped
 
 from .helpers import needs_dot, svg_nodes, tanh_chain
 
@@ -27,21 +27,7 @@ GiB = 1024**3
 
 def run_limited(code: str, memory: int, timeout: float) -> str:
     """Run ``code`` in a fresh interpreter with at most ``memory`` bytes of address space."""
-    import resource
-
-    def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        preexec_fn=limit,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        check=False,
-    )
+    done = run_capped(code, memory_mb=memory // 2**20, timeout=timeout, cwd=str(ROOT))
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
 

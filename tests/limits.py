@@ -28,7 +28,7 @@ def run_limited(
 
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
-        [os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))]
+        [os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]  # the repository
         + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
     )
     env.setdefault("MPLBACKEND", "Agg")
