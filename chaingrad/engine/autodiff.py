@@ -55,7 +55,12 @@ def toposort(root: Value) -> list[Value]:
         return _toposort(root)
 
 
-def _toposort(root: Value) -> list[Value]:
+def _toposort(root: Value, leaves: bool = True) -> list[Value]:
+    """``toposort`` without pausing the collector; ``leaves=False`` leaves the leaves out.
+
+    Half of a network's nodes are leaves (its parameters, inputs, constants);
+    backward only accumulates into them, so its order need not list them.
+    """
     order: list[Value] = []
     emit = order.append
     seen = {root}
@@ -70,7 +75,8 @@ def _toposort(root: Value) -> list[Value]:
                 if parent._parents:
                     push((parent, iter(parent._parents)))
                     break
-                emit(parent)
+                if leaves:
+                    emit(parent)
         else:
             stack.pop()
             emit(node)
@@ -88,18 +94,18 @@ def backward(root: Value, grad: float = 1.0) -> None:
 
 
 def _backward(root: Value, grad: float) -> None:
-    order = _toposort(root)
+    if not root._parents:  # a leaf: its gradient with respect to itself
+        root.grad += grad
+        return
+    order = _toposort(root, leaves=False)
     for node in order:
-        if node._parents:
-            node.grad = 0.0
+        node.grad = 0.0
     root.grad += grad
     for node in reversed(order):
-        parents = node._parents
-        if parents:
-            g = node.grad
-            # d root/d parent += d node/d parent * d root/d node
-            for parent, local in zip(parents, node._local_grads):
-                parent.grad += local * g
+        g = node.grad
+        # d root/d parent += d node/d parent * d root/d node
+        for parent, local in zip(node._parents, node._local_grads):
+            parent.grad += local * g
 
 
 @overload
