@@ -11,6 +11,7 @@ import numbers
 import operator
 import threading
 from collections.abc import Callable, Container, Iterable
+from itertools import chain
 from typing import Any, TypeVar, cast
 
 from . import mode, ops
@@ -478,10 +479,10 @@ def _data_of(x: Any) -> float:
 
 def _operands(items: Iterable[Value | Number], what: str) -> tuple[Value, ...]:
     """A tuple of Values; numbers become constant leaves."""
-    operands = tuple(items)
+    operands: tuple[Any, ...] = tuple(items)
     # One C-level pass decides whether any conversion is needed (usually not).
     if set(map(type, operands)) <= _JUST_VALUE:
-        return cast("tuple[Value, ...]", operands)
+        return operands
     return tuple(v if type(v) is Value else _as_operand(v, what) for v in operands)
 
 
@@ -527,16 +528,20 @@ def dots(
     xs = _operands(inputs, "dots")
     xs_data = tuple(map(_get_data, xs))
     n = len(xs)
-    out = []
-    for row in weight_rows:
-        ws = _operands(row, "dots")
+    rows: list[tuple[Any, ...]] = list(map(tuple, weight_rows))
+    # One C-level pass over every weight decides whether any needs converting.
+    if not set(map(type, chain.from_iterable(rows))) <= _JUST_VALUE:
+        rows = [_operands(row, "dots") for row in rows]
+    for ws in rows:
         if len(ws) != n:
             raise ValueError(f"dots: got a row of {len(ws)} weights for {n} inputs")
-        if not n:
-            out.append(Value(0.0))
-            continue
-        data, local_grads = ops.dot_forward(tuple(map(_get_data, ws)), xs_data)
-        out.append(_record(data, ws + xs, local_grads, ops.DOT))
+    if not n:
+        return [Value(0.0) for _ in rows]
+    out: list[Value] = []
+    append, dot_forward, op = out.append, ops.dot_forward, ops.DOT
+    for ws in rows:
+        data, local_grads = dot_forward(tuple(map(_get_data, ws)), xs_data)
+        append(_record(data, ws + xs, local_grads, op))
     return out
 
 

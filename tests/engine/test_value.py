@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from chaingrad import Constant, Value, dot, dots, logsumexp, max_of, sum_of, take
+from chaingrad import Constant, Value, dot, dots, logsumexp, max_of, no_grad, sum_of, take
 
 
 def test_data_is_float_and_grad_starts_at_zero():
@@ -468,3 +468,10 @@ def test_dots_makes_exactly_the_nodes_of_dot():
     assert dots([], x) == [] and [y.data for y in dots([[], []], [])] == [0.0, 0.0]
     with pytest.raises(ValueError, match="dots: got a row of 2 weights for 3 inputs"):
         dots([[1.0, 2.0]], x)
+    # Rows may be any iterables (generators too); a non-number in any row is named.
+    lazy = dots((iter(row) for row in rows), x)
+    assert [y.data for y in lazy] == [e.data for e in expected]
+    with pytest.raises(TypeError, match="dots"):
+        dots([[1.0, 2.0, 3.0], [1.0, "2", 3.0]], x)
+    with no_grad():
+        assert all(y.is_leaf for y in dots(rows, x))
