@@ -21,11 +21,13 @@ from .module import Module
 
 def map_values(x: Any, fn: Callable[[Value], Value]) -> Any:
     """``fn`` applied to every Value (or number) in ``x``, keeping its list nesting."""
-    if hasattr(x, "tolist") and not isinstance(x, Value):
-        x = x.tolist()  # a NumPy array: nested lists of numbers
+    if isinstance(x, Value):
+        return fn(x)
     if isinstance(x, (list, tuple)):
         return [map_values(item, fn) for item in x]  # nesting depth, not graph depth
-    return fn(x if isinstance(x, Value) else Value(x))
+    if hasattr(x, "tolist"):
+        return map_values(x.tolist(), fn)  # a NumPy array: nested lists of numbers
+    return fn(Value(x))
 
 
 class _Elementwise(Module):
