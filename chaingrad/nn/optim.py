@@ -180,17 +180,18 @@ class Adam(Optimizer):
         correction1 = 1.0 - beta1**t
         correction2_sqrt = math.sqrt(1.0 - beta2**t)
         step_size = lr / correction1
-        m, v = self.m, self.v
+        keep1, keep2 = 1.0 - beta1, 1.0 - beta2  # the new gradient's share in each average
+        if wd != 0.0 and self.decoupled:  # AdamW: shrink the weights, apart from the gradient
+            shrink = 1.0 - lr * wd
+            for p in self.params:
+                p.data *= shrink
+        coupled = wd != 0.0 and not self.decoupled  # Adam's L2: decay enters the gradient
+        m, v, sqrt = self.m, self.v, math.sqrt
         for i, p in enumerate(self.params):
-            g = p.grad
-            if wd != 0.0:
-                if self.decoupled:
-                    p.data *= 1.0 - lr * wd
-                else:
-                    g = g + wd * p.data
-            m[i] = mi = beta1 * m[i] + (1.0 - beta1) * g
-            v[i] = vi = beta2 * v[i] + (1.0 - beta2) * g * g
-            p.data -= step_size * mi / (math.sqrt(vi) / correction2_sqrt + eps)
+            g = p.grad + wd * p.data if coupled else p.grad
+            m[i] = mi = beta1 * m[i] + keep1 * g
+            v[i] = vi = beta2 * v[i] + keep2 * g * g
+            p.data -= step_size * mi / (sqrt(vi) / correction2_sqrt + eps)
 
 
 class AdamW(Adam):
