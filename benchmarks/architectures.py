@@ -536,9 +536,10 @@ def run_compiled_gpt(docs: list[list[int]], model: GPT, eager: list[float]) -> d
     }
 
 
-def report_microgpt(steps: int) -> None:
+def report_microgpt(steps: int, collector_off: bool = False) -> None:
     result = subprocess.run(
-        [sys.executable, __file__, "--microgpt-worker", str(steps)],
+        [sys.executable, __file__, "--microgpt-worker", str(steps)]
+        + (["--collector-off"] if collector_off else []),
         capture_output=True,
         text=True,
         check=True,
@@ -577,14 +578,21 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30, help="timed steps per model (part 1)")
     parser.add_argument("--gpt-steps", type=int, default=40, help="steps per engine (part 2)")
     parser.add_argument("--skip-table", action="store_true", help="part 2 only")
+    parser.add_argument(
+        "--collector-off",
+        action="store_true",
+        help="part 2 with Python's cycle collector disabled (to see what it costs each engine)",
+    )
     parser.add_argument("--microgpt-worker", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.microgpt_worker:
+        if args.collector_off:
+            gc.disable()
         print(json.dumps(run_microgpt(args.microgpt_worker)))
         return
     if not args.skip_table:
         run_table(args.steps)
-    report_microgpt(args.gpt_steps)
+    report_microgpt(args.gpt_steps, args.collector_off)
 
 
 if __name__ == "__main__":
