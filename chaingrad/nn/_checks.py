@@ -82,7 +82,8 @@ def as_value_array(x: Any, shape: Sequence[int | None], who: str, axes: str) -> 
         if len(item) != expected:
             if required[depth]:
                 raise ValueError(
-                    f"{who} expects {axes} with {axis} of length {expected}, got length {len(item)}"
+                    f"{who} expects {axes} with {axis} of length {expected}, got length "
+                    f"{len(item)}" + _missing_axis_hint(x, len(shape), names)
                 )
             raise ValueError(
                 f"{who} expects {axes} to be rectangular: {axis} has length {expected} "
@@ -98,6 +99,20 @@ def as_value_array(x: Any, shape: Sequence[int | None], who: str, axes: str) -> 
         into.extend(children)
         queue.extend((sub, child, depth + 1) for sub, child in zip(item, children))
     return root
+
+
+def _missing_axis_hint(x: Any, levels: int, names: list[str]) -> str:
+    """A hint when ``x`` is one list level short of ``levels`` (a channel axis left out)."""
+    shape: list[int] = []
+    item = x
+    while isinstance(item, (list, tuple)) and len(shape) <= levels:
+        shape.append(len(item))
+        item = item[0] if item else None
+    if len(shape) != levels - 1:
+        return ""
+    given = f"a list of {shape[0]}" if len(shape) == 1 else " x ".join(map(str, shape))
+    first = "a single channel: pass [x]" if names[0] == "c" else f"one {names[0]}: pass [x]"
+    return f"; x is {given}, one level short: is the {names[0]} axis missing? ({first})"
 
 
 def _as_value(v: Any, who: str, axes: str) -> Value:

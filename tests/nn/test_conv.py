@@ -542,6 +542,17 @@ def test_repr_reads_like_torch():
             [[1.0, 2.0, 3.0]],
             r"Conv1d expects x\[c\]\[l\] with c of length 2, got length 1",
         ),
+        (  # a digit image without its channel axis: the message says what to do
+            Conv2d(1, 8, 3),
+            image(1, 8, 6)[0],
+            r"Conv2d expects x\[c\]\[h\]\[w\] with c of length 1, got length 8; x is 8 x 6, "
+            r"one level short: is the c axis missing\? \(a single channel: pass \[x\]\)",
+        ),
+        (
+            Conv1d(1, 1, 2),
+            [1.0, 2.0, 3.0],
+            r"with c of length 1, got length 3; x is a list of 3, one level short",
+        ),
         (
             Conv1d(1, 1, 4),
             [[1.0, 2.0]],
