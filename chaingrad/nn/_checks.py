@@ -73,6 +73,8 @@ def as_value_array(x: Any, shape: Sequence[int | None], who: str, axes: str) -> 
     queue = deque([(x, root, 0)])
     while queue:
         item, into, depth = queue.popleft()
+        if type(item) is not list and hasattr(item, "tolist"):
+            item = item.tolist()  # a NumPy array inside lists, e.g. [image] for one channel
         axis = names[depth] if depth < len(names) else f"level {depth}"
         if isinstance(item, (str, bytes)) or not isinstance(item, (Sequence, tuple)):
             raise ValueError(f"{who} expects {axes}: a list along {axis}, got {_describe(item)}")

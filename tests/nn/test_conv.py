@@ -174,6 +174,8 @@ def test_numpy_images_are_accepted():
     x = image(2, 3, 3)
     assert data(conv(np.array(x))) == data(conv(x))
     assert data(Flatten()(np.array(x))) == [v for c in x for row in c for v in row]
+    # A list of per-channel arrays too: [image] is how one 2-D array gets its channel axis.
+    assert data(conv([np.array(c) for c in x])) == data(conv(x))
 
 
 # --- the graph: one node per output, uniform dots, weight sharing ------------------------------
