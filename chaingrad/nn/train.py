@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chaingrad.engine import Value, no_grad, sum_of
+from chaingrad.engine.autodiff import _cycle_collector_paused
 
 from . import functional as F
 from ._checks import _describe, check_int, check_number, short_repr
@@ -380,6 +381,31 @@ def _forward(
     return total, outputs
 
 
+def _eager_step(
+    model: Module,
+    Xb: Any,
+    yb: Any,
+    loss: str | Callable,
+    params: list[Value],
+    l2: float,
+    l1: float,
+    optimizer: Optimizer,
+) -> tuple[float, float]:
+    """One training step (forward, backward, update) with the cycle collector paused.
+
+    The step's graph is freed by reference counting when this returns, before
+    the collector resumes, so the collector never traverses it: Values form no
+    cycles, and traversing a graph that is alive and growing is about a fifth
+    of an eager step. Only the loss and the accuracy leave the function.
+    """
+    with _cycle_collector_paused():
+        total_loss, outputs = _forward(model, Xb, yb, loss, params, l2, l1)
+        optimizer.zero_grad()
+        total_loss.backward()
+        optimizer.step()
+        return total_loss.data, accuracy(outputs, yb, loss)
+
+
 def _compiled_step(
     model: Module,
     loss: str | Callable,
@@ -449,7 +475,9 @@ def fit(
     ``l1 * sum(|p|)`` to the loss. ``schedule`` is an :class:`LRSchedule` on
     the optimizer or a function ``k -> lr`` for step ``k``. ``validation=(X, y)``
     is evaluated after every epoch. ``seed`` drives the minibatch shuffling.
-    ``callback(step, history)`` runs after every step.
+    ``callback(step, history)`` runs after every step. Python's cycle collector
+    is paused during each eager step (Values form no cycles, and the step's
+    graph is freed before it resumes; ~15% of a step); callbacks run with it on.
 
     ``compiled=True`` runs each step through ``chaingrad.jit``: traced once per
     batch shape, then replayed (with SGD, Adam or AdamW the update is fused
@@ -516,12 +544,11 @@ def fit(
                     history.loss.append(value)
                     history.accuracy.append(accuracy(outputs, yb, loss))
                 else:
-                    total_loss, outputs = _forward(model, Xb, yb, loss, params, l2, l1)
-                    history.loss.append(total_loss.data)
-                    history.accuracy.append(accuracy(outputs, yb, loss))
-                    optimizer.zero_grad()
-                    total_loss.backward()
-                    optimizer.step()
+                    step_loss, step_accuracy = _eager_step(
+                        model, Xb, yb, loss, params, l2, l1, optimizer
+                    )
+                    history.loss.append(step_loss)
+                    history.accuracy.append(step_accuracy)
                 if isinstance(schedule, LRSchedule):
                     schedule.step()
                 step += 1

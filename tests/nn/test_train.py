@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 import random
 import warnings
@@ -164,6 +165,38 @@ def test_fit_custom_loss_and_mse():
     assert (w, b) == pytest.approx((2.0, 1.0), abs=1e-3)
     custom = fit(model, X, y, loss=lambda out, t: F.mse_loss(out, t), steps=2, progress=False)
     assert len(custom) == 2
+
+
+def test_fit_pauses_the_cycle_collector_during_each_step_only():
+    """The step's graph dies before the collector resumes; the user's setting is kept."""
+    X = [[x / 10] for x in range(-5, 6)]
+    y = [row[0] for row in X]
+    seen: list[bool] = []
+
+    def loss(outputs, targets):
+        seen.append(gc.isenabled())
+        return F.mse_loss(outputs, targets)
+
+    def callback(step, history):
+        seen.append(gc.isenabled())
+
+    assert gc.isenabled()
+    fit(MLP(1, [1], seed=0), X, y, loss=loss, steps=2, callback=callback, progress=False)
+    assert seen == [False, True, False, True] and gc.isenabled()
+
+    def failing(outputs, targets):
+        raise RuntimeError("a loss that fails")
+
+    with pytest.raises(RuntimeError, match="a loss that fails"):
+        fit(MLP(1, [1], seed=0), X, y, loss=failing, steps=1, progress=False)
+    assert gc.isenabled()
+
+    gc.disable()  # the user's own choice survives training
+    try:
+        fit(MLP(1, [1], seed=0), X, y, loss="mse", steps=2, progress=False)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 @pytest.mark.parametrize(
