@@ -18,10 +18,10 @@ pip install 'chaingrad[demo]'.
 --compiled trains with chaingrad.jit: the step is traced once and replayed,
 with the same numbers. At the default 100 steps the training itself (the
 "trained in" time the demo prints) runs 5-15x faster on a 2-core machine
-(4.6 s against 0.3 s when it is quiet), but the whole command only 2-3x,
-because starting Python, importing matplotlib and drawing the plots take a
-few seconds either way; the more steps, the closer the whole run comes to
-the training's speed-up.
+(4.6 s against 0.3 s when it is quiet), but the whole command only 2-3x
+(less on a busy machine), because starting Python, importing matplotlib and
+drawing the plots take a few seconds either way; the more steps, the closer
+the whole run comes to the training's speed-up.
 
 Two losses are printed. "loss", at each step, is what training minimises:
 the max-margin loss plus the 1e-4 * L2 penalty on the weights, measured
