@@ -397,9 +397,10 @@ def run(args: argparse.Namespace) -> int:
     """Run ``chaingrad graph``; returns the exit status."""
     from chaingrad.cli import UsageError
 
+    from .export import render
     from .graph import draw_dot
-    from .render import GraphvizNotFoundError, render
-    from .steps import StepThrough
+    from .output import GraphvizNotFoundError
+    from .stepthrough import StepThrough
 
     def usage(message: str) -> UsageError:
         return UsageError(f"chaingrad graph: error: {message}")
@@ -418,7 +419,7 @@ def run(args: argparse.Namespace) -> int:
             else None
         )
         if args.timeout is not None:
-            from .render import check_timeout
+            from .output import check_timeout
 
             check_timeout(args.timeout, "--timeout")
     except FormulaError as error:

@@ -29,7 +29,9 @@ import re
 from collections import Counter
 from typing import Any
 
-from .graph import FONT, FONT_SIZE, KIND_STYLES, html_escape, make_digraph, quote
+from .layout import FONT, FONT_SIZE
+from .style import KIND_STYLES, make_digraph
+from .text import html_escape, quote
 
 TIMES = "\N{MULTIPLICATION SIGN}"
 _KIND = {"param": "parameter", "input": "input", "const": "constant", "random": "constant"}

@@ -16,7 +16,7 @@ import pytest
 
 from chaingrad import Value, sum_of
 from chaingrad.viz import StepThrough, draw_dot, render
-from chaingrad.viz.render import DotError
+from chaingrad.viz.output import DotError
 from tests.limits import run_limited as run_capped
 
 from .helpers import needs_dot, svg_nodes, tanh_chain
@@ -77,7 +77,8 @@ def test_many_edges_between_few_values_are_summarized():
 
 
 def test_the_guard_counts_what_makes_dot_slow():
-    from chaingrad.viz.graph import MAX_LAYOUT_NODES, GraphDrawing
+    from chaingrad.viz.drawing import GraphDrawing
+    from chaingrad.viz.summary import MAX_LAYOUT_NODES
 
     assert GraphDrawing(product_of_one_leaf(10)).layout_nodes() < 200
     assert GraphDrawing(product_of_one_leaf(61)).layout_nodes(edge_labels=True) > MAX_LAYOUT_NODES
@@ -148,7 +149,7 @@ def test_a_slow_dot_is_stopped_after_the_timeout(fake_dot, tmp_path):
 def test_a_values_notebook_display_falls_back_to_text_when_dot_is_too_slow(fake_dot, monkeypatch):
     import importlib
 
-    rendering = importlib.import_module("chaingrad.viz.render")
+    rendering = importlib.import_module("chaingrad.viz.output")
     fake_dot("exec sleep 60")
     monkeypatch.setattr(rendering, "DEFAULT_TIMEOUT", 0.5)
     y = Value(2.0, label="x") * 3
