@@ -31,6 +31,9 @@ class Digraph(graphviz.Digraph):
     seconds, and a missing, crashing or slow ``dot`` is one clear error."""
 
     timeout: float | None = None
+    # what a failed or slow dot run advises, in the options of the function that drew it
+    hint: str = output.SUMMARIZE_HINT
+    what: str = "the graph"
 
     def pipe(
         self,
@@ -53,7 +56,7 @@ class Digraph(graphviz.Digraph):
                 engine=engine,
                 encoding=encoding,
             )
-        data = output.pipe(self.source, format or self.format, self.timeout)
+        data = output.pipe(self.source, format or self.format, self.timeout, self.what, self.hint)
         return data.decode(encoding) if encoding else data
 
     def render(
@@ -109,7 +112,7 @@ class Digraph(graphviz.Digraph):
                 filename = outfile.with_suffix(".gv").name
                 directory = str(outfile.parent)
         format = format or self.format
-        data = output.pipe(self.source, format, self.timeout)
+        data = output.pipe(self.source, format, self.timeout, self.what, self.hint)
         filepath = self.save(filename, directory=directory)
         rendered = str(outfile) if outfile is not None else f"{filepath}.{format}"
         if raise_if_result_exists and os.path.exists(rendered):

@@ -18,6 +18,7 @@ from .graph import check_width
 from .layout import FONT_SIZE, MIN_TEXT_PX, PX_PER_PT
 from .output import write_atomic
 from .rules import DOT
+from .style import EDGE_COLOUR, STEP_KEY
 
 if TYPE_CHECKING:
     from .stepthrough import StepThrough
@@ -54,7 +55,9 @@ def write_gif(steps: StepThrough, out: BinaryIO, duration_ms: int, width: float 
             size = (round(graph.width * scale), round(graph.height * scale))
             canvas_width = max(size[0], 480)
             wrapped = [_wrap(c, canvas_width, ascii_only) for c in steps.captions]
-            band = 12 + 20 * max(len(lines) for lines in wrapped)
+            key = _key_rows(ImageDraw.Draw(Image.new("RGB", (1, 1))), font, canvas_width)
+            caption_band = 12 + 20 * max(len(lines) for lines in wrapped)
+            band = caption_band + KEY_ROW * len(key) + 6
             if canvas_width * (size[1] + band) > MAX_GIF_PIXELS:
                 raise ValueError(
                     f"step-through: GIF frames would be {canvas_width} x {size[1] + band} px, "
@@ -69,6 +72,7 @@ def write_gif(steps: StepThrough, out: BinaryIO, duration_ms: int, width: float 
         draw = ImageDraw.Draw(canvas)
         for row, line in enumerate(wrapped[k]):
             draw.text((10, size[1] + 6 + 20 * row), line, fill="black", font=font)
+        _draw_key(draw, font, key, size[1] + caption_band)
         # Only the part that changed is stored: the layout never moves.
         box = (0, 0, *canvas.size)
         if previous is not None:
@@ -77,6 +81,46 @@ def write_gif(steps: StepThrough, out: BinaryIO, duration_ms: int, width: float 
         previous = canvas
     assert writer is not None
     writer.close()
+
+
+KEY_ROW = 22  # px per row of the colour key under the caption
+KEY_GAP = 18  # px between its entries
+
+
+def _key_entries() -> list[tuple[str, str, str]]:
+    """(fill, border, text) of each entry of the key; an empty fill is the edge's line."""
+    entries = [(fill, border, text) for fill, border, text in STEP_KEY]
+    entries.append(("", EDGE_COLOUR, "edge of this step, arrow pointing backward"))
+    return entries
+
+
+def _key_rows(draw: Any, font: Any, width: int) -> list[list[tuple[str, str, str, float]]]:
+    """The key's entries placed in rows that fit ``width`` px: (fill, border, text, x)."""
+    rows: list[list[tuple[str, str, str, float]]] = [[]]
+    x = 10.0
+    for fill, border, text in _key_entries():
+        entry = 30 + draw.textlength(text, font=font)
+        if rows[-1] and x + entry > width - 10:
+            rows.append([])
+            x = 10.0
+        rows[-1].append((fill, border, text, x))
+        x += entry + KEY_GAP
+    return rows
+
+
+def _draw_key(
+    draw: Any, font: Any, rows: list[list[tuple[str, str, str, float]]], top: int
+) -> None:
+    """The colour key: what each fill of a frame means, and the backward edge."""
+    for r, row in enumerate(rows):
+        y = top + r * KEY_ROW
+        for fill, border, text, x in row:
+            if fill:
+                draw.rounded_rectangle((x, y + 4, x + 22, y + 16), 3, fill=fill, outline=border)
+            else:  # the step's edge: a thick line with its arrowhead at the receiving end
+                draw.line((x + 6, y + 10, x + 24, y + 10), fill=border, width=3)
+                draw.polygon([(x, y + 10), (x + 8, y + 5), (x + 8, y + 15)], fill=border)
+            draw.text((x + 28, y + 2), text, fill="#374151", font=font)
 
 
 class GifImage:

@@ -171,7 +171,11 @@ class StepThrough:
     def frame(self, k: int) -> Any:
         """Frame ``k`` as a graphviz.Digraph (displays inline in Jupyter, at most ``width`` px)."""
         return make_digraph(
-            self.frame_lines(k), self.rankdir, timeout=self.timeout, width=self.width
+            self.frame_lines(k),
+            self.rankdir,
+            timeout=self.timeout,
+            width=self.width,
+            hint=STEP_HINT,
         )
 
     def frame_source(self, k: int) -> str:

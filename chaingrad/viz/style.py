@@ -140,6 +140,7 @@ def make_digraph(
     note: str | None = None,
     timeout: float | None = None,
     width: float | None = None,
+    hint: str | None = None,
 ) -> Any:
     """A graphviz.Digraph holding ``lines`` as its body (graphviz imported here, lazily).
 
@@ -165,6 +166,8 @@ def make_digraph(
         body=body,
     )
     graph.timeout = timeout
+    if hint is not None:
+        graph.hint = hint  # advice in the options of the function that drew it
     return graph
 
 

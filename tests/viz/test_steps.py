@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import math
 import re
-import shutil
-import subprocess
 
 import pytest
 
 from chaingrad import Value, gradcheck, sum_of, toposort
 from chaingrad.viz import StepThrough, backprop_steps, draw_dot, step_through
 
-from .helpers import needs_dot, neuron, svg_nodes
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed")
+from .helpers import needs_chromium, needs_dot, neuron, run_chromium, svg_nodes
 
 
 def test_steps_follow_the_engine_backward_and_match_its_gradients():
@@ -211,32 +206,6 @@ def test_too_many_steps_is_a_clear_error():
 def test_save_refuses_unknown_formats(tmp_path):
     with pytest.raises(ValueError, match=r"use \.html or \.gif"):
         StepThrough(Value(1.0) * 2).save(tmp_path / "a.mp4")
-
-
-def run_chromium(url: str, tmp_path) -> str:
-    profile = tmp_path / "profile"
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--virtual-time-budget=5000",
-        "--window-size=1300,1000",
-        "--dump-dom",
-    ]
-    done = subprocess.run(
-        [CHROMIUM, *flags, f"--user-data-dir={profile}", url],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
 
 
 HARNESS = r"""
