@@ -6,6 +6,12 @@
 crashing or slow ``dot`` is one :class:`~chaingrad.viz.output.DotError`).
 Importing this module imports graphviz, so the rest of ``chaingrad.viz``
 imports it only when something is drawn.
+
+>>> from chaingrad import Value
+>>> from chaingrad.viz import draw_dot
+>>> graph = draw_dot(Value(2.0, label="x") * 3, timeout=5)
+>>> isinstance(graph, Digraph), graph.timeout
+(True, 5)
 """
 
 from __future__ import annotations

@@ -4,6 +4,14 @@ The topological order (node ids ``n<i>`` come from it, so DOT text is stable
 run to run), each node's kind and name, the module clusters, the DOT body of a
 full drawing, and how big dot's layout will be. ``draw_dot`` asks one for a
 picture; the step-through asks the same one for many frames of one layout.
+
+>>> from chaingrad import Value
+>>> x, w = Value(2.0, label="x"), Value(-3.0, label="w")
+>>> drawing = GraphDrawing((x * w).tanh() + 1)
+>>> drawing.names()   # the user's labels, then names every drawing of this graph shares
+['x', 'w', 'x*w', 'v3', 'v4', 'v3+1']
+>>> drawing.kind(drawing.order[-1]), drawing.kind(drawing.order[4])
+('output', 'constant')
 """
 
 from __future__ import annotations

@@ -5,6 +5,11 @@ The player's HTML template, CSS and JavaScript are files of their own in
 read with :mod:`importlib.resources` and inlined, so a saved page needs no
 network and a notebook output needs no extension. Python fills in the SVG
 (laid out once by dot), the captions, the hover texts and the step list.
+
+>>> static_text("player.js").count("function chaingradPlayer(root, data)")
+1
+>>> print(_script_json({"caption": "</script>"}))   # no label can end the script
+{"caption":"\\u003c/script\\u003e"}
 """
 
 from __future__ import annotations

@@ -5,6 +5,13 @@ A graph that would not fit or would take ``dot`` long to lay out -- more than
 of ops) -- is summarized: module clusters, then runs of the topological order,
 collapse into one summary box each, with counts, so drawing never hangs and
 text never shrinks to nothing.
+
+>>> from chaingrad import Value
+>>> y = x = Value(1.0, label="x")
+>>> for _ in range(600):
+...     y = y + 1
+>>> too_big(GraphDrawing(y), max_nodes=500, edge_labels=False)
+'more than max_nodes=500 values'
 """
 
 from __future__ import annotations
