@@ -294,3 +294,21 @@ def test_a_large_graph_opens_fitted_with_the_output_in_view_and_text_readable(tm
     assert log["inView"]
     assert log["smallest"] >= MIN_TEXT_PX - 0.05, log
     assert player_data(st.to_html())["minZoom"] == MIN_TEXT_PX / (EDGE_FONT_SIZE * PX_PER_PT)
+
+
+def test_the_players_files_ship_in_the_package_and_the_script_parses():
+    import shutil
+    import subprocess
+    from importlib import resources
+
+    static = resources.files("chaingrad.viz") / "static"
+    names = sorted(entry.name for entry in static.iterdir())
+    assert names == ["player.css", "player.html", "player.js"]
+    assert "http" not in "".join((static / name).read_text() for name in names)  # no CDN
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: the script's syntax is checked by the browser tests")
+    done = subprocess.run(
+        [node, "--check", str(static / "player.js")], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
