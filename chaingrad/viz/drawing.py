@@ -80,6 +80,7 @@ class GraphDrawing:
         self._cluster_modules: list[Any] = []
         self._finish: list[int] | None = None
         self._names: list[str] | None = None
+        self._given: set[str] | None = None  # the names users gave (big graphs only)
 
     # --- classification and names ---------------------------------------------
 
@@ -107,10 +108,18 @@ class GraphDrawing:
         The user's label; else the parameter's path in ``model``; else an automatic
         name: a short expression of its inputs' names when that is unique
         (``x1*w1``, ``tanh(n)``, ``x**2``), else ``v<i>`` (``i`` its topological
-        position). Automatic names never repeat a user's label.
+        position). Automatic names never repeat a user's label. Graphs of more
+        than :data:`EXPRESSION_NAMES_UP_TO` values (only ever drawn summarized)
+        name every unlabelled node ``v<i>``, so a few names cost no walk of them all.
         """
-        if self._names is not None:
-            return self._names
+        if self._names is None:
+            if len(self.order) > EXPRESSION_NAMES_UP_TO:
+                self._names = [self.full_name(i) for i in range(len(self.order))]
+            else:
+                self._names = self._expression_names()
+        return self._names
+
+    def _expression_names(self) -> list[str]:
         given = [self.name_of(node) for node in self.order]
         taken = set(given)
         names: list[str] = []
@@ -123,12 +132,23 @@ class GraphDrawing:
                     name += "'"
                 taken.add(name)
             names.append(name)
-        self._names = names
         return names
 
     def full_name(self, i: int) -> str:
         """The name of the node at position ``i`` (see :meth:`names`)."""
-        return self.names()[i]
+        if self._names is not None or len(self.order) <= EXPRESSION_NAMES_UP_TO:
+            return self.names()[i]
+        given = self.name_of(self.order[i])
+        if given:
+            return given
+        if self._given is None:  # what an automatic name could collide with: v...
+            labels = (safe_text(node.label) for node in self.order if node.label)
+            self._given = {name for name in labels if name.startswith("v")}
+            self._given.update(name for name in self.param_names.values() if name[:1] == "v")
+        name = f"v{i}"
+        while name in self._given:
+            name += "'"
+        return name
 
     def is_automatic(self, i: int) -> bool:
         """True when the node's name is made up here (no label, no parameter path)."""
@@ -578,6 +598,7 @@ class GraphDrawing:
 
 
 MAX_EXPRESSION_NAME = 12  # longer expressions are named v<i> instead
+EXPRESSION_NAMES_UP_TO = 20_000  # values; bigger graphs are drawn summarized
 _WORD = re.compile(r"[\w.]+")
 
 

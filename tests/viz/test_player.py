@@ -312,3 +312,18 @@ def test_the_players_files_ship_in_the_package_and_the_script_parses():
         [node, "--check", str(static / "player.js")], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_a_huge_graph_names_its_nodes_without_walking_them_all():
+    from chaingrad.viz.drawing import EXPRESSION_NAMES_UP_TO, GraphDrawing
+
+    x = Value(1.0, label="v3")  # a label that looks automatic
+    y = x
+    for _ in range(EXPRESSION_NAMES_UP_TO // 2 + 1):
+        y = y * 1.0001 + 0.5
+    drawing = GraphDrawing(y)
+    assert len(drawing.order) > EXPRESSION_NAMES_UP_TO
+    assert drawing.full_name(0) == "v3" and drawing.full_name(3) == "v3'"
+    assert drawing.full_name(2) == "v2"  # v2*1.0001 is not tried: too many values
+    assert drawing.names()[:4] == ["v3", "v1", "v2", "v3'"]
+    assert [drawing.full_name(i) for i in range(len(drawing.order))] == drawing.names()
