@@ -187,15 +187,18 @@ class GraphDrawing:
 
     # --- hover texts: what a box, an op or an edge means, with its numbers -------
 
-    def node_text(self, i: int, grad: float | None) -> str:
-        """``x1*w1 (intermediate) = x1 * w1: data -6, grad 0.5``."""
+    def node_text(self, i: int, grad: float | None, final: bool = False) -> str:
+        """``x1*w1 (intermediate) = * of x1, w1: data -6, grad 0.5``; with ``final``,
+        the gradient is the one the whole backward pass leaves (a player's frames
+        show it growing)."""
         node = self.order[i]
         made = ""
         if node._parents:
             made = f" = {op_symbol(node)} of {', '.join(self.rule_names(node))}"
         shown = self.fmt(grad) if grad is not None else "?"
         data = self.fmt(node.data)
-        return f"{self.full_name(i)} ({self.kind(node)}){made}: data {data}, grad {shown}"
+        text = f"{self.full_name(i)} ({self.kind(node)}){made}: data {data}, "
+        return text + (f"grad after every step {shown}" if final else f"grad {shown}")
 
     def edge_text(self, i: int, slot: int) -> str:
         """The chain-rule step along an edge and its local derivative, symbolic and in numbers."""
@@ -225,7 +228,7 @@ class GraphDrawing:
         """Every hover text of a player: per node, per op, per edge (lists by position)."""
         order = self.order
         return {
-            "nodes": [self.node_text(i, grads.get(node)) for i, node in enumerate(order)],
+            "nodes": [self.node_text(i, grads.get(node), True) for i, node in enumerate(order)],
             "ops": [self.op_text(i) if node._parents else "" for i, node in enumerate(order)],
             "edges": [
                 [self.edge_text(i, slot) for slot in range(len(node._parents))]

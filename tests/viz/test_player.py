@@ -121,7 +121,10 @@ def test_hover_texts_write_the_rule_symbolically_and_with_numbers():
         "d(x1·w1)/dx1 = w1 = −3",
         "d(x1·w1)/dw1 = x1 = 2",
     ]
-    assert tips["nodes"][0] == "x1 (input): data 2, grad -1.5"
+    assert tips["nodes"][0] == "x1 (input): data 2, grad after every step -1.5"
+    assert tips["nodes"][product] == (
+        "x1*w1 (intermediate) = * of x1, w1: data -6, grad after every step 0.5"
+    )
     assert not any("->" in text for text in tips["ops"] + tips["nodes"])
 
 
