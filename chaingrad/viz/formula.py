@@ -347,7 +347,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Add the ``chaingrad graph`` arguments."""
     parser.add_argument("formula", metavar="EXPR", help='the formula, e.g. "tanh(x*w + b)"')
     parser.add_argument(
-        "bindings", metavar="NAME=VALUE", nargs="*", help="a value for each name, e.g. x=2"
+        "bindings",
+        metavar="NAME=VALUE",
+        nargs="*",
+        default=[],  # optional: without a default, argparse calls it required when EXPR is missing
+        help="a value for each name, e.g. x=2",
     )
     parser.add_argument(
         "-o",

@@ -186,6 +186,12 @@ def test_cli_usage_errors_are_one_line_exit_2(tmp_path, capsys, argv, message, m
     assert list(tmp_path.iterdir()) == []
 
 
+def test_cli_calls_only_the_formula_required(capsys):
+    status, _, err = run_graph([], capsys)
+    assert status == 2
+    assert "required: EXPR (see --help)" in err and "NAME=VALUE" not in err
+
+
 def test_cli_missing_dot_is_one_line(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     status, _, err = run_graph(["x*2", "x=1", "-o", str(tmp_path / "g.svg")], capsys)
