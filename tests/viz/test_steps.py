@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import shutil
 
 import pytest
 
@@ -100,6 +101,18 @@ def test_frames_mark_the_current_step_and_unknown_gradients():
     assert re.search(edge + 'color="#ea580c" fontcolor="#ea580c" penwidth=3 dir=back', third)
     assert re.search(rf'o{i} -> n{i} \[id=e{i}_out color="#ea580c" penwidth=3 dir=back', third)
     assert "dir=back" not in first
+    if shutil.which("dot"):  # drawn so: the arrowhead sits where the edge leaves the parent
+        from chaingrad.viz.output import pipe
+
+        svg = pipe(third, "svg").decode()
+        group = re.search(rf'<g id="e{i}_{step.slot}" class="edge">(.*?)</g>\n</g>', svg, re.S)
+        group = group or re.search(rf'<g id="e{i}_{step.slot}" class="edge">(.*?)</g>', svg, re.S)
+        body = group.group(1)
+        path = re.search(r' d="M([-\d.]+),([-\d.]+).*?([-\d.]+),([-\d.]+)"', body)
+        start, end = [float(v) for v in path.groups()[:2]], [float(v) for v in path.groups()[2:]]
+        points = re.search(r'<polygon[^>]* points="([^"]+)"', body).group(1).split()
+        head = [sum(float(p.split(",")[k]) for p in points) / len(points) for k in (0, 1)]
+        assert math.dist(head, start) < math.dist(head, end)
     assert st.captions[3].startswith("step 3 of 9: grad(b) += dn/db · grad(n) = 1 · 0.5 = 0.5")
     assert st.captions[3].endswith("where dn/db = d(x1*w1 + x2*w2 + b)/db = 1")
     last = st.frame_source(len(st) - 1)
