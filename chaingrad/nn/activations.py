@@ -64,6 +64,10 @@ class Sigmoid(_Elementwise):
     _torch_name = "Sigmoid"
 
 
+# The activations a Transformer's MLP takes by name (its torch twin has the same class name).
+MLP_ACTIVATIONS: dict[str, type[_Elementwise]] = {"relu": ReLU, "tanh": Tanh, "sigmoid": Sigmoid}
+
+
 class LeakyReLU(Module):
     """``x`` if positive, else ``negative_slope * x`` (torch: ``nn.LeakyReLU``)."""
 

@@ -36,19 +36,15 @@ from typing import Any
 
 from chaingrad.engine import Value, no_grad
 
-from ._checks import check_int
-from .attention import (
-    Embedding,
-    Linear,
-    TransformerBlock,
-    Vector,
-    _check_activation,
-    is_token_id,
-    make_norm,
-    torch_classes,
-)
+from ._checks import Vector, check_int, is_token_id
+from .embedding import Embedding
 from .init import Seed, make_rng
-from .module import Module, prefixed
+from .linear import Linear
+from .module import Module
+from .norm import make_norm
+from .torch_export import prefixed
+from .torch_twins import torch_classes
+from .transformer import TransformerBlock, check_activation
 
 
 class GPT(Module):
@@ -72,7 +68,7 @@ class GPT(Module):
     ``lm_head`` as in GPT-2. Every weight starts from its torch module's
     default initialisation.
 
-    ``to_torch()`` returns a ``torch.nn.Module`` (``chaingrad.nn.attention.TorchGPT``)
+    ``to_torch()`` returns a ``torch.nn.Module`` (``chaingrad.nn.torch_twins.TorchGPT``)
     built from ``nn.Embedding``, ``nn.RMSNorm``/``nn.LayerNorm``,
     ``nn.MultiheadAttention(batch_first=True)`` and ``nn.Linear``, with the
     same parameter names, that maps a (B, T) LongTensor of ids to (B, T,
@@ -102,7 +98,7 @@ class GPT(Module):
         if n_embd % n_head:
             raise ValueError(f"GPT: n_embd ({n_embd}) must be divisible by n_head ({n_head})")
         n_layer = check_int(n_layer, "GPT: n_layer", minimum=0)
-        _check_activation(activation, "GPT")
+        check_activation(activation, "GPT")
         make_norm(norm, 1, bias, "GPT")  # checks the name before anything is built
         self.norm, self.bias, self.activation = norm, bool(bias), activation
         rng = make_rng(seed)

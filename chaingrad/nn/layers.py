@@ -26,7 +26,8 @@ from chaingrad.engine import Value, dot
 from ._checks import _describe, as_value_array, check_int
 from ._memory import BYTES_PER_VALUE, check_memory
 from .init import Initializer, Seed, get_initializer, make_rng
-from .module import Module, prefixed
+from .module import Module
+from .torch_export import prefixed
 
 # name -> the Value method applying it (None: identity)
 ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
