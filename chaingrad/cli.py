@@ -3,7 +3,8 @@
 Each subcommand lives beside the code it drives and provides two functions:
 ``configure(parser)`` adds its arguments, ``run(args) -> int`` does the work.
 They are imported only when the command line is parsed, so ``import chaingrad``
-stays light.
+stays light. They report bad input by raising ``UsageError`` (``_usage.py``);
+nothing imports this module.
 """
 
 from __future__ import annotations
@@ -14,15 +15,13 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from ._usage import UsageError
+
 # name -> (module providing configure/run, one-line help)
 SUBCOMMANDS = {
     "demo": ("chaingrad.nn.demo", "train micrograd's moons demo and write plots and the model"),
     "graph": ("chaingrad.viz.formula", "render the graph of a formula after backward"),
 }
-
-
-class UsageError(Exception):
-    """Bad command-line input: reported as one line, exit status 2."""
 
 
 class _Parser(argparse.ArgumentParser):

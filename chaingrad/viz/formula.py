@@ -25,6 +25,8 @@ import warnings
 from pathlib import Path
 from typing import Any, cast
 
+from chaingrad._usage import UsageError
+
 MAX_FORMULA_CHARS = 2000
 MAX_SYNTAX_NODES = 1000
 MAX_CONSTANT_EXPONENT = 100.0
@@ -395,8 +397,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``chaingrad graph``; returns the exit status."""
-    from chaingrad.cli import UsageError
-
     from .graph import draw_dot
     from .render import GraphvizNotFoundError, render
     from .steps import StepThrough
