@@ -25,13 +25,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chaingrad import Value
-from chaingrad.nn import MLP, Dropout, Layer, Module, Neuron, ReLU, Sequential, StateDictError
+from chaingrad.nn import (
+    MLP,
+    Dropout,
+    Layer,
+    Module,
+    Neuron,
+    ReLU,
+    Sequential,
+    StateDictError,
+    model_file,
+)
 from chaingrad.nn._files import read_bounded
+from tests.helpers import snapshot
 from tests.limits import run_limited
-
-
-def snapshot(model: Module) -> list[float]:
-    return [p.data for p in model.parameters()]
 
 
 def same_floats(a: list[float], b: list[float]) -> bool:
@@ -232,12 +239,12 @@ def test_the_size_limit_follows_the_model_and_fits_any_file_save_writes(tmp_path
         p.data = -1.7976931348623157e308  # the longest float repr there is
     path = tmp_path / "m.json"
     model.save(path)
-    assert os.path.getsize(path) < model._file_size_limit() / 4
+    assert os.path.getsize(path) < model_file.file_size_limit(model) / 4
     # Re-indented by hand with a wide indent: still read.
     path.write_text(json.dumps(json.loads(path.read_text()), indent=12))
     assert snapshot(MLP(8, [32, 32, 4], seed=1).load(path)) == snapshot(model)
     # The same file is far too big to be a Neuron's: refused before it is parsed.
-    path.write_text(" " * (Neuron(2)._file_size_limit() + 1))
+    path.write_text(" " * (model_file.file_size_limit(Neuron(2)) + 1))
     with pytest.raises(StateDictError, match=r"larger than a model file for this Neuron \(3 par"):
         Neuron(2).load(path)
 

@@ -12,6 +12,7 @@ import pytest
 from chaingrad import Value
 from chaingrad.engine.scopes import record_scopes
 from chaingrad.nn import MLP, Dropout, Layer, Module, Neuron, Sequential, StateDictError
+from tests.helpers import snapshot
 
 
 class Affine(Module):
@@ -25,10 +26,6 @@ class Affine(Module):
 
     def forward(self, x):
         return [self.scale * (row[0] * x[0] + row[1] * x[1]) for row in self.matrix]
-
-
-def snapshot(model: Module) -> list[float]:
-    return [p.data for p in model.parameters()]
 
 
 # --- parameters and names ---------------------------------------------------------

@@ -28,20 +28,11 @@ from chaingrad.nn.data import (
     train_test_split,
 )
 from chaingrad.nn.optim import SGD, Adam, AdamW, CosineLR, LambdaLR, LinearLR, StepLR
+from tests.helpers import one_line, snapshot
 from tests.limits import run_limited
 
 X4 = [[0.0, 1.0], [1.0, 0.0], [0.5, 0.5], [-1.0, 0.3]]
 Y4 = [0, 1, 1, 0]
-
-
-def snapshot(model):
-    return [p.data for p in model.parameters()]
-
-
-def one_line(error: BaseException) -> str:
-    text = str(error)
-    assert "\n" not in text and text, text
-    return text
 
 
 # --- fit with bad arguments -------------------------------------------------------------------

@@ -18,6 +18,7 @@ import random
 from typing import Any
 
 from chaingrad import Value, dot
+from tests.helpers import close
 
 
 def flatten(obj: Any) -> list[Any]:
@@ -55,7 +56,7 @@ def assert_matches_torch(
     t_outs = flatten(call(twin, tensor))
     assert len(outs) == len(t_outs), (len(outs), len(t_outs))
     for i, (a, b) in enumerate(zip(outs, t_outs)):
-        assert _close(a.data, b.item(), tol), f"output {i}: chaingrad {a.data}, torch {b.item()}"
+        assert close(a.data, b.item(), tol), f"output {i}: chaingrad {a.data}, torch {b.item()}"
 
     rng = random.Random(seed)
     weights = [rng.uniform(-1.0, 1.0) for _ in outs]
@@ -64,7 +65,7 @@ def assert_matches_torch(
     t_loss.backward()
 
     for i, (a, b) in enumerate(zip(flatten(values), flatten(tensor.grad))):
-        assert _close(a.grad, b.item(), tol), f"input grad {i}: {a.grad} vs torch {b.item()}"
+        assert close(a.grad, b.item(), tol), f"input grad {i}: {a.grad} vs torch {b.item()}"
     t_params = dict(twin.named_parameters())
     names = [name for name, _ in module.torch_parameters()]
     assert sorted(names) == sorted(t_params), (names, list(t_params))
@@ -73,8 +74,4 @@ def assert_matches_torch(
         theirs = flatten(t_params[name].grad)
         assert len(ours) == len(theirs), name
         for i, (a, b) in enumerate(zip(ours, theirs)):
-            assert _close(a.grad, b.item(), tol), f"{name}[{i}] grad: {a.grad} vs torch {b.item()}"
-
-
-def _close(a: float, b: float, tol: float) -> bool:
-    return abs(a - b) <= tol * max(1.0, abs(a), abs(b))
+            assert close(a.grad, b.item(), tol), f"{name}[{i}] grad: {a.grad} vs torch {b.item()}"
