@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 
+import numpy as np
 import pytest
 
 from chaingrad import Value, gradcheck
@@ -234,3 +235,17 @@ def test_l2_penalty_is_one_node_and_accepts_a_module():
 def test_bad_input_is_a_clear_error(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+# --- NumPy targets and scores -------------------------------------------------------------
+
+
+def test_losses_take_numpy_targets_and_scores():
+    outs = [Value(0.5), Value(-0.2)]
+    assert F.mse_loss(outs, np.array([1.0, 0.0])).data == F.mse_loss(outs, [1.0, 0.0]).data
+    assert F.hinge_loss(outs, np.array([1, -1])).data == F.hinge_loss(outs, [1, -1]).data
+    logits = [[Value(1.0), Value(2.0)], [Value(0.5), Value(0.1)]]
+    assert F.cross_entropy(logits, np.array([1, 0])).data == F.cross_entropy(logits, [1, 0]).data
+    scores = np.array([[1.0, 2.0], [0.5, 0.1]])
+    assert F.cross_entropy(scores, np.array([1, 0])).data == F.cross_entropy(logits, [1, 0]).data
+    assert F.cross_entropy(scores[0], np.int64(1)).data == F.cross_entropy(logits[0], 1).data

@@ -17,7 +17,7 @@ from chaingrad.nn import functional as F
 from chaingrad.nn.data import CharTokenizer, load_names
 from chaingrad.nn.optim import Adam, LinearLR
 
-from .attention_helpers import gradcheck_module, randomize
+from .helpers import gradcheck_module, randomize
 from .torch_oracle import flatten
 
 
