@@ -89,9 +89,10 @@ def test_causal_attention_never_looks_ahead():
 
 
 def test_causal_attention_builds_only_the_visible_scores():
-    # One softmax per query; its logsumexp node has one parent per key it sees.
+    # One softmax per query; its two logsumexp nodes (the shift, then the exact
+    # log-sum of the shifted scores) have one parent per key it sees.
     x = randn(random.Random(0), 5, 4)
-    for causal, expected in ((True, [1, 2, 3, 4, 5]), (False, [5] * 5)):
+    for causal, expected in ((True, [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]), (False, [5] * 10)):
         attn = MultiheadAttention(4, 1, causal=causal, seed=0)
         nodes = toposort(sum_of([v for y in attn(x) for v in y]))
         keys = [len(n.parents) for n in nodes if n.op is not None and n.op.name == "logsumexp"]
