@@ -29,8 +29,9 @@ from chaingrad.engine import Value, dot
 
 from . import functional as F
 from ._checks import Vector, as_sequence, check_int
+from ._memory import check_parameters
 from .init import Seed, make_rng, xavier_uniform
-from .linear import Linear, affine
+from .linear import Linear, affine, linear_parameters
 from .module import Module
 from .torch_export import prefixed
 
@@ -103,6 +104,7 @@ class MultiheadAttention(Module):
                 f"num_heads ({num_heads})"
             )
         self.head_dim = embed_dim // num_heads
+        check_parameters("MultiheadAttention", attention_parameters(embed_dim, bias))
         self.causal = bool(causal)
         rng = make_rng(seed)
         E = embed_dim
@@ -169,6 +171,12 @@ class MultiheadAttention(Module):
         if self.in_proj_bias is not None:
             yield "in_proj_bias", self.in_proj_bias
         yield from prefixed("out_proj", self.out_proj.torch_parameters())
+
+
+def attention_parameters(embed_dim: int, bias: bool) -> int:
+    """How many parameters ``MultiheadAttention(embed_dim, ..., bias=bias)`` has."""
+    E = embed_dim
+    return 3 * E * E + (3 * E if bias else 0) + linear_parameters(E, E, bias)
 
 
 def __getattr__(name: str) -> Any:

@@ -72,6 +72,7 @@ from typing import Any
 from chaingrad.engine import Constant, Value, dot, max_of
 
 from ._checks import _describe, as_value_array, check_int
+from ._memory import check_parameters
 from .init import Seed, make_rng
 from .module import Module
 
@@ -245,6 +246,7 @@ class _Conv(Module):
         self.padding = _conv_padding(padding, n, who, self.stride)
         # PyTorch's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases.
         fan_in = self.in_channels * math.prod(self.kernel_size)
+        check_parameters(who, self.out_channels * (fan_in + (1 if bias else 0)))
         bound = 1.0 / math.sqrt(fan_in)
         rng = make_rng(seed)
 

@@ -9,6 +9,7 @@ from typing import Any
 from chaingrad.engine import Value, take
 
 from ._checks import Vector, check_int, is_token_id
+from ._memory import check_parameters
 from .init import Seed, make_rng
 from .module import Module
 
@@ -33,6 +34,7 @@ class Embedding(Module):
     def __init__(self, num_embeddings: int, embedding_dim: int, *, seed: Seed = None) -> None:
         self.num_embeddings = check_int(num_embeddings, "Embedding: num_embeddings")
         self.embedding_dim = check_int(embedding_dim, "Embedding: embedding_dim")
+        check_parameters("Embedding", num_embeddings * embedding_dim)
         rng = make_rng(seed)
         self.weight = [
             [Value(rng.gauss(0.0, 1.0)) for _ in range(embedding_dim)]

@@ -18,6 +18,7 @@ from typing import Any
 from chaingrad.engine import Value, dots
 
 from ._checks import Vector, as_vector, check_int
+from ._memory import check_parameters
 from .init import Seed, make_rng
 from .module import Module
 
@@ -28,6 +29,11 @@ def affine(weight: list[Vector], bias: Vector | None, x: Vector) -> Vector:
     if bias is None:
         return outputs
     return [y + b for y, b in zip(outputs, bias)]
+
+
+def linear_parameters(in_features: int, out_features: int, bias: bool) -> int:
+    """How many parameters ``Linear(in_features, out_features, bias)`` has."""
+    return out_features * (in_features + (1 if bias else 0))
 
 
 def uniform_matrix(rng: Any, rows: int, cols: int, bound: float) -> list[Vector]:
@@ -53,6 +59,7 @@ class Linear(Module):
     ) -> None:
         self.in_features = check_int(in_features, "Linear: in_features")
         self.out_features = check_int(out_features, "Linear: out_features")
+        check_parameters("Linear", linear_parameters(in_features, out_features, bias))
         rng = make_rng(seed)
         bound = 1.0 / math.sqrt(in_features)
         self.weight = uniform_matrix(rng, out_features, in_features, bound)

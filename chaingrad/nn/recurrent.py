@@ -60,6 +60,7 @@ from typing import Any
 from chaingrad.engine import Constant, Value, dot, dots
 
 from ._checks import Vector, _describe, as_value_array, check_int
+from ._memory import check_parameters
 from .init import Seed, make_rng
 from .module import Module
 
@@ -245,6 +246,11 @@ class _Recurrent(Module):
         self.hidden_size = check_int(hidden_size, f"{who}: hidden_size")
         self.bias = _check_bool(bias, f"{who}: bias")
 
+    def _weights_size(self, width: int) -> int:
+        """How many parameters ``W_ih, W_hh, b_ih, b_hh`` have for inputs of ``width``."""
+        rows = self._gate_blocks * self.hidden_size
+        return rows * (width + self.hidden_size + (2 if self.bias else 0))
+
     def _new_weights(
         self, rng: random.Random, width: int
     ) -> tuple[Matrix, Matrix, Vector | None, Vector | None]:
@@ -296,6 +302,7 @@ class _Cell(_Recurrent):
         self, input_size: int, hidden_size: int, bias: bool = True, *, seed: Seed = None
     ) -> None:
         super().__init__(input_size, hidden_size, bias)
+        check_parameters(type(self).__name__, self._weights_size(input_size))
         weights = self._new_weights(make_rng(seed), input_size)
         self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh = weights
 
@@ -444,6 +451,11 @@ class _Layers(_Recurrent):
         who = type(self).__name__
         self.num_layers = check_int(num_layers, f"{who}: num_layers")
         self.bidirectional = _check_bool(bidirectional, f"{who}: bidirectional")
+        wider = hidden_size * self.num_directions  # what layers after the first read
+        per_direction = self._weights_size(input_size) + (num_layers - 1) * self._weights_size(
+            wider
+        )
+        check_parameters(who, self.num_directions * per_direction)
         rng = make_rng(seed)
         # torch's order: for each layer, for each direction: w_ih, w_hh, b_ih, b_hh.
         for layer in range(num_layers):

@@ -14,13 +14,14 @@ from typing import Any
 from chaingrad.engine import Value
 
 from ._checks import Vector, as_sequence, check_int
+from ._memory import check_parameters
 from .activations import MLP_ACTIVATIONS
-from .attention import MultiheadAttention
+from .attention import MultiheadAttention, attention_parameters
 from .init import Seed, make_rng
 from .layers import Sequential
-from .linear import Linear
+from .linear import Linear, linear_parameters
 from .module import Module
-from .norm import make_norm
+from .norm import check_norm, make_norm, norm_parameters
 from .torch_export import prefixed
 from .torch_twins import torch_classes
 
@@ -32,6 +33,18 @@ def check_activation(activation: Any, who: str) -> type[Module]:
             f"{who}: activation must be one of {sorted(MLP_ACTIVATIONS)}, got {activation!r}"
         )
     return MLP_ACTIVATIONS[activation]
+
+
+def block_parameters(n_embd: int, norm: str, bias: bool) -> int:
+    """How many parameters ``TransformerBlock(n_embd, ..., norm=norm, bias=bias)`` has."""
+    E = n_embd
+    norms = 2 * norm_parameters(norm, E, bias)
+    return (
+        norms
+        + attention_parameters(E, bias)
+        + linear_parameters(E, 4 * E, bias)
+        + linear_parameters(4 * E, E, bias)
+    )
 
 
 class TransformerBlock(Module):
@@ -73,6 +86,8 @@ class TransformerBlock(Module):
     ) -> None:
         self.n_embd = check_int(n_embd, "TransformerBlock: n_embd")
         act = check_activation(activation, "TransformerBlock")
+        check_norm(norm, "TransformerBlock")
+        check_parameters("TransformerBlock", block_parameters(n_embd, norm, bias))
         self.norm = norm
         self.activation = activation
         rng = make_rng(seed)
