@@ -349,7 +349,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Add the ``chaingrad graph`` arguments."""
     parser.add_argument("formula", metavar="EXPR", help='the formula, e.g. "tanh(x*w + b)"')
     parser.add_argument(
-        "bindings", metavar="NAME=VALUE", nargs="*", help="a value for each name, e.g. x=2"
+        "bindings",
+        metavar="NAME=VALUE",
+        nargs="*",
+        default=[],  # argparse calls a "*" positional without a default required
+        help="a value for each name, e.g. x=2",
     )
     parser.add_argument(
         "-o",

@@ -304,3 +304,16 @@ def test_microgpt_sized_gpt_beats_the_bigram_model_on_held_out_names():
     )
     assert 2.4 < bigram < 2.5  # the "about 2.46"
     assert gpt < bigram
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.0])
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_generate_on_a_diverged_model_is_one_clear_error(temperature, bad):
+    model = GPT(5, 4, 4, 1, 1, seed=0)
+    model.lm_head.weight[2][1].data = bad
+    with pytest.raises(ValueError) as info:
+        model.generate([0], 3, temperature=temperature, seed=0)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith("GPT.generate: the model's logits are not finite (logit ")
+    assert "at position 1: its weights have diverged (nan or inf)" in message
