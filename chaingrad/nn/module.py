@@ -292,6 +292,17 @@ class Module:
         """The ``torch.nn`` module of the same architecture (weights are filled in after)."""
         raise NotImplementedError(f"{type(self).__name__} has no PyTorch counterpart (to_torch)")
 
+    def _torch_module_in(self, torch: Any, example_dims: int | None) -> tuple[Any, int | None]:
+        """The torch twin for inputs of ``example_dims`` dimensions per example, and its outputs'.
+
+        ``None`` means unknown. :class:`~chaingrad.nn.Sequential` threads this
+        through its steps so that a ``Flatten`` after convolutions flattens the
+        last three dimensions only and keeps a batch dimension in front. A
+        module that keeps the layout (an activation) or sets it (a convolution)
+        says so by overriding this; by default the layout after it is unknown.
+        """
+        return self._torch_module(torch), None
+
     def torch_parameters(self) -> Iterator[tuple[str, Any]]:
         """``(torch parameter name, Values nested as that tensor)`` for every weight.
 

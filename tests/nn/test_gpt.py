@@ -317,3 +317,16 @@ def test_generate_on_a_diverged_model_is_one_clear_error(temperature, bad):
     assert "\n" not in message
     assert message.startswith("GPT.generate: the model's logits are not finite (logit ")
     assert "at position 1: its weights have diverged (nan or inf)" in message
+
+
+def test_the_exported_gpt_takes_a_batch_of_ids_and_gives_each_sequences_logits():
+    torch = pytest.importorskip("torch")
+    from .torch_oracle import assert_batch_matches_examples
+
+    model = randomize(GPT(7, 6, 8, 2, 2, seed=0), seed=4)
+    rng = random.Random(0)
+    batch = [[rng.randrange(7) for _ in range(5)] for _ in range(4)]  # (B=4, T=5) ids
+    assert_batch_matches_examples(model, batch, ids=True)  # -> (4, 5, 7) logits
+    twin = model.to_torch()
+    one = twin(torch.tensor(batch[0]))  # (T,) ids: unbatched still works
+    assert one.shape == (5, 7)

@@ -75,3 +75,27 @@ def assert_matches_torch(
         assert len(ours) == len(theirs), name
         for i, (a, b) in enumerate(zip(ours, theirs)):
             assert close(a.grad, b.item(), tol), f"{name}[{i}] grad: {a.grad} vs torch {b.item()}"
+
+
+def assert_batch_matches_examples(
+    module: Any, examples: list[Any], call: Any = lambda m, t: m(t), *, ids: bool = False
+) -> None:
+    """The exported module called once on the whole batch gives each example's output.
+
+    ``examples`` are nested lists (one example each, as ``module`` takes them);
+    ``call(torch_module, batch_tensor)`` returns the batched output, whose first
+    dimension is the batch. Compared in float64 to 1e-9.
+    """
+    import torch
+
+    twin = module.to_torch()
+    dtype = torch.long if ids else torch.float64
+    with torch.no_grad():
+        out = call(twin, torch.tensor(examples, dtype=dtype))
+    batched = out if isinstance(out, (list, tuple)) else [out]
+    for b, example in enumerate(examples):
+        ours = flatten(module(example))
+        theirs = flatten([part[b] for part in batched])
+        assert len(ours) == len(theirs), (b, len(ours), len(theirs))
+        for i, (a, t) in enumerate(zip(ours, theirs)):
+            assert close(a.data, t.item(), 1e-9), f"example {b}, output {i}: {a.data} vs {t.item()}"
