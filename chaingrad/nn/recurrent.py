@@ -141,9 +141,10 @@ class _Gates:
         w_hh: Matrix,
         b_ih: Vector | None,
         b_hh: Vector | None,
+        one: Value,
         joined: int,
     ) -> None:
-        self.one: Value = Constant(1.0)
+        self.one = one
         self.bias = b_ih is not None and b_hh is not None
         if self.bias:
             assert b_ih is not None and b_hh is not None
@@ -257,8 +258,9 @@ class _Recurrent(Module):
         rows = self._gate_blocks * self.hidden_size
         return _new_weights(rng, rows, width, self.hidden_size, self.bias)
 
-    def _gates(self, weights: tuple[Any, Any, Any, Any]) -> _Gates:
-        return _Gates(*weights, self._joined_blocks * self.hidden_size)
+    def _gates(self, weights: tuple[Any, Any, Any, Any], one: Value) -> _Gates:
+        """The weights joined for one dot per unit; ``one`` is the constant 1 of the call."""
+        return _Gates(*weights, one, self._joined_blocks * self.hidden_size)
 
     def _step(self) -> Step:
         """This cell's equations as ``step(x, state, weights)``: ``lstm_step``, ``gru_step``..."""
@@ -315,7 +317,7 @@ class _Cell(_Recurrent):
         else:
             start = _as_state(state, (self.hidden_size,), who, self._state_names, "[hidden]")
         weights = (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
-        return self._step()(x, start, self._gates(weights))
+        return self._step()(x, start, self._gates(weights, Constant(1.0)))
 
     def torch_parameters(self) -> Iterator[tuple[str, Any]]:
         yield "weight_ih", self.weight_ih
@@ -495,6 +497,7 @@ class _Layers(_Recurrent):
             shape = (count, self.hidden_size)
             starts = _as_state(state, shape, who, names, "[layer*direction][hidden]")
         step = self._step()
+        one = Constant(1.0)
         steps = len(xs)
         layer_input: list[Vector] = xs
         finals: list[State] = []
@@ -502,7 +505,7 @@ class _Layers(_Recurrent):
             outputs_by_direction = []
             for direction in range(self.num_directions):
                 k = layer * self.num_directions + direction
-                gates = self._gates(self._weights(layer, direction))
+                gates = self._gates(self._weights(layer, direction), one)
                 carried: State = tuple(start[k] for start in starts)
                 outputs: list[Vector] = [[] for _ in range(steps)]
                 times = range(steps) if direction == 0 else range(steps - 1, -1, -1)
