@@ -36,6 +36,12 @@ def hypot(x, y):
     return h, (x / h, y / h)
 
 
+@op("mean", graph_grads="constant")
+def mean(*xs):  # any number of inputs
+    n = len(xs)
+    return sum(xs) / n, (1.0 / n,) * n
+
+
 POINTS = [-3.0, -1.2, -0.5, -0.01, 0.3, 0.5, 2.0, 7.5]
 
 
@@ -171,7 +177,8 @@ def test_compiled_backends_equal_eager(backend):
     def loss(xs):
         # softsign, the two-input op and the parametric one, mixed with built-ins
         terms = [softsign(w * x + 0.1) for w, x in zip(ws, xs)]
-        return sum_of(terms) + hypot(ws[0], ws[1]) + scaled_tanh(ws[2] * xs[0], k=1.5) ** 2
+        tail = hypot(ws[0], ws[1]) + scaled_tanh(ws[2] * xs[0], k=1.5) ** 2
+        return sum_of(terms) + tail * mean(ws[0], xs[1], ws[2] * ws[1])
 
     step = jit(loss, params=ws, backend=backend)
     for _ in range(4):
