@@ -62,7 +62,14 @@ def _as_value(x: Any) -> Value | None:
     """A Value for the other operand of a binary op, or None if it is not a number."""
     kind = type(x)
     if kind is float or kind is int:  # the common case, before slower isinstance checks
-        return Constant(x)
+        # Constant(x) without the call of __init__: numbers in formulas are everywhere
+        out = _new(Constant)
+        out.data = x if kind is float else float(x)
+        out.grad = 0.0
+        out.label = ""
+        out._parents = out._local_grads = _EMPTY
+        out._rule = None
+        return out
     if isinstance(x, Value):
         return x
     if isinstance(x, numbers.Real):
@@ -168,18 +175,19 @@ class Value:
         second place, still names the leaf.
         """
         self.data = data if type(data) is float else _to_float(data)
-        if type(_children) is str:  # Value(data, label): the signature before _children
-            label, _children = _children, _EMPTY
-        if type(label) is not str and not isinstance(label, str):
-            # caught here, not later as an AttributeError deep inside a drawing
-            raise TypeError(f"Value() label must be a str, got {type(label).__name__}")
         self.grad = 0.0
-        self.label = label
-        if _children is _EMPTY:
+        if _children is _EMPTY:  # a leaf: the common case, kept to one test
+            if type(label) is not str and not isinstance(label, str):
+                # caught here, not later as an AttributeError deep inside a drawing
+                raise TypeError(f"Value() label must be a str, got {type(label).__name__}")
+            self.label = label
             self._parents = _EMPTY
             self._local_grads = _EMPTY
             self._rule = None
+        elif type(_children) is str:  # Value(data, label): the signature before _children
+            Value.__init__(self, self.data, label=_children)
         else:
+            Value.__init__(self, self.data, label=label)
             closures.lecture_node(self, _children, _op)
 
     # --- reading the graph ------------------------------------------------------
