@@ -20,7 +20,10 @@ operands are, where possible, plain slices of ``V`` (no copying), and:
 * parameters are laid out in ``V`` as the groups read them (a weight matrix
   row by row, a layer's biases side by side), so those reads are slices.
 
-The plan is emitted as Python source (``step.source``) so it can be read.
+Each group's code comes from the op's rule in ``RULES`` (one table, keyed by
+op); an op without one, a user's own op included, runs its own forward for
+each member (the generic rule). The plan is emitted as Python source
+(``step.source``) so it can be read.
 Floating-point events the engine would report (``log`` of a negative, an
 ``exp`` that overflows, a division by zero) raise ``FloatingPointError``
 here; the compiled step then reruns that call with the standard-library
