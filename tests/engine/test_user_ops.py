@@ -252,3 +252,33 @@ def test_caption_templates_and_a_fallback_for_what_cannot_be_written():
 def test_pickling_a_user_op_is_refused_clearly():
     with pytest.raises(pickle.PicklingError, match="op 'softsign'"):
         pickle.dumps(softsign(Value(0.5)))
+
+
+def test_the_engines_own_ops_are_made_the_same_way():
+    from chaingrad.engine import OPS, PARAMETRIC_OPS
+
+    for built_in in [*OPS.values(), *PARAMETRIC_OPS.values()]:
+        assert type(built_in) is Op and callable(built_in.__wrapped__)
+        assert built_in.graph_grads == "constant" or callable(built_in.graph_grads)
+    assert OPS["tanh"](Value(0.5)).data == Value(0.5).tanh().data
+
+
+def test_backends_find_faster_rules_by_op_and_the_generic_rule_for_any_other():
+    pytest.importorskip("numpy")
+    from chaingrad.compiled import numpy_backend, python_backend
+    from chaingrad.engine import OPS, PARAMETRIC_OPS
+
+    for backend in (python_backend, numpy_backend):
+        assert backend.rule_for(softsign) is backend.GENERIC
+        assert backend.rule_for(OPS["tanh"]) is backend.RULES[OPS["tanh"]]
+        # a family's rule serves each of its constants
+        square = PARAMETRIC_OPS["pow_const"].bind(2.0)
+        assert backend.rule_for(square) is not backend.GENERIC
+
+    # an op named like a built-in is not taken for it: rules are keyed by op, not by name
+    @op("tanh")
+    def my_tanh(x):
+        t = math.tanh(x)
+        return t, (1 - t * t,)
+
+    assert python_backend.rule_for(my_tanh) is python_backend.GENERIC
