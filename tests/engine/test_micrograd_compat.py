@@ -266,3 +266,26 @@ def test_an_mlp_written_the_lectures_way_trains_like_the_built_in_one():
     ours, table = train(lecture_tanh), train(Value.tanh)
     assert ours == pytest.approx(table, rel=1e-9)
     assert ours[-1] < 0.1 * ours[0]
+
+
+def test_assigning_a_closure_to_a_rule_table_node_replaces_its_step():
+    a, b = Value(2.0), Value(5.0)
+    out = a * b
+    calls = []
+
+    def _backward():
+        calls.append(out.grad)
+        a.grad += 10.0 * out.grad
+
+    out._backward = _backward
+    out.backward()
+    assert calls == [1.0] and (a.grad, b.grad) == (10.0, 0.0)
+    assert out.local_grads == (10.0, 0.0) and out._op == "*"
+
+
+def test_deepcopy_of_a_closure_node_is_refused_clearly():
+    import copy
+
+    y = lecture_tanh(Value(0.5))
+    with pytest.raises(TypeError, match="cannot deepcopy a Value made by a _backward closure"):
+        copy.deepcopy(y)
