@@ -30,6 +30,7 @@ from .engine import (
     take,
     toposort,
 )
+from .engine.learner_check import check_engine
 
 __version__ = "0.1.0"
 
@@ -39,6 +40,7 @@ __all__ = [
     "TracingError",
     "Value",
     "__version__",
+    "check_engine",
     "dot",
     "dots",
     "enable_grad",
