@@ -147,7 +147,7 @@ def _cases() -> list[Case]:
             why="tanh written with exp",
         ),
         Case(
-            f"a chain of {DEEP_CHAIN:,} additions, x = x + b",
+            f"a chain of {DEEP_CHAIN:,} additions (x = x + b)",
             {"a": 1.0, "b": 0.001},
             _deep_chain,
             ("__add__",),
@@ -339,7 +339,7 @@ def _check_case(cls: type, case: Case) -> None:
         out.backward()
     except RecursionError as error:
         raise EngineCheckError(
-            f"your backward() fails on {case.text} with a RecursionError. Your "
+            f"your backward() fails with a RecursionError on {case.text}. Your "
             "topological sort (or backward) calls itself once per node, and Python allows "
             "about 1,000 nested calls. Real networks are deeper. Write the sort with a "
             "loop and a list used as a stack instead of recursion."
