@@ -25,7 +25,7 @@ A figure is **accounted for** when at least one of these holds:
    checks: ``assert abs(history.loss[-1] - 0.54) < 0.01`` accounts for "settles at
    0.54". An assert is the way to quote a figure that no cell prints at that precision.
 3. **The cell says it is not from the run**, in an HTML comment (invisible once
-   rendered) listing such figures: ``<!-- fixed: 0.5 0.7071 3h -->``. Use it for exact
+   rendered) listing such figures: ``<!-- fixed: 0.5 0.7071 -->``. Use it for exact
    arithmetic, definitions and facts (``0.1 + 0.2``, a derivative worked by hand),
    never for a result of training. A listed figure that the cell does not contain is
    an error as well (a stale list).
@@ -46,8 +46,9 @@ FENCED = re.compile(r"^(```|~~~).*?^\1[ \t]*$", re.S | re.M)
 PYTHON_BLOCK = re.compile(r"```python\n(.*?)```", re.S)
 FIXED = re.compile(r"<!--\s*fixed:(.*?)-->", re.S)
 
-# A decimal that is not part of a longer dotted run (0.1.0) or of a word (x1.5, v2.0).
-DECIMAL = r"(?<![\w.])\d+\.\d+(?![\w]|\.\d)"
+# A decimal that is not part of a longer dotted run (0.1.0) or of a word (x1.5, v2.0);
+# a speed ratio (2.27x) counts.
+DECIMAL = r"(?<![\w.])\d+\.\d+(?![^\Wx]|x\w|\.\d)"
 PERCENT = r"(?<![\w.])(\d+(?:\.\d+)?)\s?\\?%"
 COUNT = r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+)\s+(steps?|epochs?)\b"
 FIGURE = re.compile(rf"(?P<percent>{PERCENT})|(?P<count>{COUNT})|(?P<decimal>{DECIMAL})")

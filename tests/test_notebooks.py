@@ -277,6 +277,8 @@ def test_figure_check_accepts_printed_rounded_and_listed_figures():
     assert fake_notebook_figures("It ends near 2.41.", "", asserted) == []
     # version numbers and other integers are no figures; signs do not matter
     assert fake_notebook_figures("micrograd 0.1.0 has 16 units, see notebook 2.", "") == []
+    assert fake_notebook_figures("2.27x faster than torch", "ratio 2.271") == []
+    assert len(fake_notebook_figures("2.27x faster than torch", "ratio 2.4")) == 1
     assert fake_notebook_figures("The gradient is $-1.5$.", "grad 1.5") == []
     # fenced code is not prose, but a solution's comments are
     solution = "```python\nprint(f(2.5))   # 6.25\n```"
