@@ -328,6 +328,8 @@ def _check_case(cls: type, case: Case) -> None:
         raise EngineCheckError(
             f"{case.text} fails with a RecursionError while building the graph."
         ) from error
+    except Exception as error:  # the learner's own code failed: say where, keep the traceback
+        raise EngineCheckError(f"{case.text} fails: {type(error).__name__}: {error}") from error
     if not _close(getattr(out, "data", None), want.data):
         raise EngineCheckError(
             f"your {case.text} computes {_number(getattr(out, 'data', out))}; "
@@ -343,6 +345,10 @@ def _check_case(cls: type, case: Case) -> None:
             "topological sort (or backward) calls itself once per node, and Python allows "
             "about 1,000 nested calls. Real networks are deeper. Write the sort with a "
             "loop and a list used as a stack instead of recursion."
+        ) from error
+    except Exception as error:
+        raise EngineCheckError(
+            f"your backward() fails on {case.text}: {type(error).__name__}: {error}"
         ) from error
 
     got = {k: getattr(v, "grad", None) for k, v in mine.items()}

@@ -166,8 +166,8 @@ def test_it_is_exported_and_checks_chaingrads_own_value():
 
 def test_only_the_operations_the_class_defines_are_used():
     class AddAndMultiply(LocalValue):
-        tanh = None  # type: ignore[assignment]
-        exp = None  # type: ignore[assignment]
+        tanh = None
+        exp = None
 
     assert check_engine(AddAndMultiply) is True
 
@@ -283,7 +283,7 @@ def test_a_missing_reflected_operator_is_named():
         other = other if isinstance(other, NoRmul) else NoRmul(other)
         return NoRmul(self.data + other.data, (self, other), (1.0, 1.0))
 
-    NoRmul.__add__ = NoRmul.__radd__ = add  # type: ignore[method-assign,assignment]
+    NoRmul.__add__ = NoRmul.__radd__ = add
     message = failure(NoRmul)
     assert message.startswith("2 * a fails: unsupported operand type(s) for *: 'int' and 'NoRmul'")
     assert "def __rmul__(self, other): return self * other" in message
@@ -347,4 +347,21 @@ def test_a_backward_that_forgets_the_seed_is_named():
 
 def test_not_a_class_is_a_type_error():
     with pytest.raises(TypeError, match="takes your Value class, got LocalValue"):
-        check_engine(LocalValue(1.0))  # type: ignore[arg-type]
+        check_engine(LocalValue(1.0))
+
+
+def test_an_error_in_the_learners_code_names_the_expression_and_keeps_the_cause():
+    class BrokenExp(LocalValue):
+        def exp(self):
+            return BrokenExp(math.exp(self.data), (self,), (undefined_name,))  # noqa: F821
+
+    with pytest.raises(EngineCheckError, match=r"^a\.exp\(\) fails: NameError") as info:
+        check_engine(BrokenExp)
+    assert isinstance(info.value.__cause__, NameError)
+
+    class BrokenBackward(LocalValue):
+        def backward(self):
+            raise ValueError("not written yet")
+
+    with pytest.raises(EngineCheckError, match=r"^your backward\(\) fails on a \+ b: ValueError"):
+        check_engine(BrokenBackward)
