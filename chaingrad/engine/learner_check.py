@@ -44,6 +44,7 @@ True
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -343,8 +344,9 @@ def _check_case(cls: type, case: Case) -> None:
         raise EngineCheckError(
             f"your backward() fails with a RecursionError on {case.text}. Your "
             "topological sort (or backward) calls itself once per node, and Python allows "
-            "about 1,000 nested calls. Real networks are deeper. Write the sort with a "
-            "loop and a list used as a stack instead of recursion."
+            f"{sys.getrecursionlimit():,} nested calls (sys.getrecursionlimit()). Real "
+            "networks are deeper. Write the sort with a loop and a list used as a stack "
+            "instead of recursion."
         ) from error
     except Exception as error:
         raise EngineCheckError(
