@@ -31,6 +31,7 @@ from .engine import (
     take,
     toposort,
 )
+from .engine.learner_check import check_engine
 
 __version__ = "0.1.0"
 
@@ -40,6 +41,7 @@ __all__ = [
     "TracingError",
     "Value",
     "__version__",
+    "check_engine",
     "dot",
     "dots",
     "enable_grad",

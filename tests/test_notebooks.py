@@ -7,7 +7,37 @@
   tall as shown (see ``tests/notebook_drawings.py`` for how that is measured);
 * notebooks 01-05 have exercises with solutions folded away;
 * across the notebooks, every topic of the material is explained in prose and used
-  in code (:data:`TOPICS`).
+  in code (:data:`TOPICS`);
+* **every number the prose quotes is what the code prints** (figures, below);
+* **the headings follow one style** (below).
+
+Figures: every decimal number (``0.54``), percentage (``97%``) and count of steps or
+epochs (``30 steps``) in a markdown cell, and in the ``#`` comments of a solution's code,
+must be accounted for in one of three ways (``tests/notebook_figures.py`` has the
+details):
+
+1. an executed output of the notebook prints it, or a more precise number that rounds to
+   it (``0.5412`` for ``0.54``; a percentage only by a printed percentage);
+2. the notebook's code has it as a literal: a setting (``lr=0.05``; ``test_size=0.4``
+   for "40%"), or a value an ``assert`` in a code cell checks, which is how to quote a
+   figure no cell prints at that precision (``assert abs(final - 0.54) < 0.005``);
+3. the markdown cell lists it as not run-dependent in an HTML comment, invisible once
+   rendered: ``<!-- fixed: 0.5 0.7071 -->``, for exact arithmetic and facts, never for a
+   result of training. A listed figure the cell no longer contains fails too.
+
+So when a change of code moves a number the prose quotes, the test names the cell and
+the figure. Other integers ("16 units", "notebook 2") are not checked.
+
+Headings (every notebook, :func:`heading_problems`):
+
+* the first cell starts with the one level-1 heading, ``# N. Title``, where N is the
+  file's number without its leading zero (``# 6. Convolution`` for ``06_...``, ``# 1b.
+  Build your own Value`` for ``01b_...``);
+* the sections are ``## 1. ...``, ``## 2. ...``, numbered in order, followed by
+  ``## Summary`` and then ``## Exercises`` (unnumbered, last, in that order);
+* ``###`` subsections are not numbered;
+* if the introduction has a numbered list of what the notebook covers, it has one item
+  per numbered section.
 
 Each notebook is executed once per test session (the ``executed`` fixture) and the
 result is shared by the tests that need outputs: notebooks are the slowest part of CI.
@@ -34,12 +64,13 @@ from tests.notebook_drawings import (
     image_width,
     measure_svg,
 )
+from tests.notebook_figures import unaccounted_figures
 
 ROOT = Path(__file__).parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 IDS = [p.name for p in NOTEBOOKS]
 # The lecture's notebooks, which must have exercises with folded-away solutions.
-LECTURE = [p for p in NOTEBOOKS if re.match(r"0[1-5]_", p.name)]
+LECTURE = [p for p in NOTEBOOKS if re.match(r"0[1-5][a-z]?_", p.name)]
 
 SOLUTION = re.compile(r"<details>\s*<summary>\s*Solution\s*</summary>(.*?)</details>", re.S)
 PYTHON_BLOCK = re.compile(r"```python\n(.*?)```", re.S)
@@ -161,7 +192,7 @@ def executed(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], Execu
 
 
 def test_there_are_notebooks():
-    assert len(LECTURE) == 5, [p.name for p in LECTURE]
+    assert len(LECTURE) == 6, [p.name for p in LECTURE]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
@@ -213,6 +244,120 @@ def test_notebook_drawings_fit_the_column(path, executed):
         for problem in drawing.problems()
     ]
     assert not problems, f"{path.name}:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_every_figure_in_the_prose_is_what_the_code_prints(path, executed):
+    notebook = read(path)
+    run = executed(path)
+    outputs = [
+        output
+        for cell, where in zip(run.cells, run.origin)
+        if where != "probe"
+        for output in cell.get("outputs", [])
+    ]
+    code = sources(notebook, "code") + solution_code(notebook)
+    problems = unaccounted_figures(sources(notebook, "markdown"), code, outputs)
+    assert not problems, f"{path.name}:\n" + "\n".join(problems)
+
+
+def fake_notebook_figures(prose: str, printed: str, code: str = "") -> list[str]:
+    """The figure check on a notebook of one markdown cell, one code cell, one output."""
+    output = {"output_type": "stream", "name": "stdout", "text": printed}
+    return unaccounted_figures([prose], [code], [output])
+
+
+def test_figure_check_accepts_printed_rounded_and_listed_figures():
+    printed = "step 40  loss 0.541237  accuracy 97%\nlr 0.1: 1,000 steps\n"
+    assert fake_notebook_figures("The loss settles at 0.54 (0.5412 exactly).", printed) == []
+    assert fake_notebook_figures("Accuracy 97% after 1,000 steps.", printed) == []
+    assert fake_notebook_figures("We keep 40% apart, lr 0.05.", "", "split(0.4); lr=0.05") == []
+    assert fake_notebook_figures("<!-- fixed: 0.25 -->\nAt most $0.25$.", "") == []
+    asserted = "assert abs(history.loss[-1] - 2.41) < 0.005"
+    assert fake_notebook_figures("It ends near 2.41.", "", asserted) == []
+    # version numbers and other integers are no figures; signs do not matter
+    assert fake_notebook_figures("micrograd 0.1.0 has 16 units, see notebook 2.", "") == []
+    assert fake_notebook_figures("2.27x faster than torch", "ratio 2.271") == []
+    assert len(fake_notebook_figures("2.27x faster than torch", "ratio 2.4")) == 1
+    assert fake_notebook_figures("The gradient is $-1.5$.", "grad 1.5") == []
+    # fenced code is not prose, but a solution's comments are
+    solution = "```python\nprint(f(2.5))   # 6.25\n```"
+    assert len(fake_notebook_figures(solution, "")) == 1
+    assert fake_notebook_figures(solution, "6.25") == []
+
+
+def test_figure_check_fails_on_a_drifted_figure():
+    printed = "loss 2.4255 against the bigram's 2.4505; accuracy 96%\n"
+    problems = fake_notebook_figures("about 2.41 against 2.46, 97% right", printed)
+    assert [p.split("'")[1] for p in problems] == ["2.41", "2.46", "97%"]
+    assert problems[0].startswith("markdown cell 0: '2.41' is printed by no output")
+    # more digits than printed must agree too: 2.4255 rounds to 2.426, not to 2.427
+    assert fake_notebook_figures("loss 2.426", printed) == []
+    assert len(fake_notebook_figures("loss 2.427", printed)) == 1
+    # the FULL_RUN intro that says 300 steps while the code runs 1000
+    assert len(fake_notebook_figures("Trains for 300 steps.", "", "steps=1000")) == 1
+    # a stale list of fixed figures
+    stale = fake_notebook_figures("<!-- fixed: 0.25 -->\nAt most $0.2$.", "")
+    assert any("0.25 --> is not in the cell" in p for p in stale)
+
+
+# --- headings -------------------------------------------------------------------------
+
+
+def heading_problems(name: str, markdown: list[str]) -> list[str]:
+    """How a notebook's headings stray from the one style (module docstring)."""
+    number = re.match(r"0*(\d+[a-z]?)_", name)
+    expected_title = rf"# {number.group(1) if number else '?'}\. \S"
+    headings = [
+        line
+        for text in markdown
+        for line in re.sub(r"```.*?```", " ", text, flags=re.S).splitlines()
+        if re.match(r"#+ ", line)
+    ]
+    problems = []
+    first = markdown[0].lstrip().splitlines()[0] if markdown and markdown[0].strip() else ""
+    if not re.match(expected_title, first):
+        problems.append(f"the first cell should start with '# {number and number.group(1)}. Title'")
+    titles = [h for h in headings if h.startswith("# ")]
+    if len(titles) != 1:
+        problems.append(f"{len(titles)} level-1 headings, one expected: {titles}")
+    sections = [h for h in headings if h.startswith("## ")]
+    numbered = [h for h in sections if re.match(r"## \d+\. \S", h)]
+    others = [h.strip() for h in sections if h not in numbered]
+    if others != ["## Summary", "## Exercises"]:
+        problems.append(f"unnumbered sections {others}, expected ['## Summary', '## Exercises']")
+    if sections[-2:] != ["## Summary", "## Exercises"]:
+        problems.append("'## Summary' and '## Exercises' should be the last two sections")
+    found = [int(re.match(r"## (\d+)", h).group(1)) for h in numbered]  # type: ignore[union-attr]
+    if found != list(range(1, len(found) + 1)):
+        problems.append(f"sections numbered {found}, expected 1 to {len(found)}")
+    problems += [f"numbered subsection {h!r}" for h in headings if re.match(r"###+ \d", h)]
+    intro = re.sub(r"```.*?```", " ", markdown[0], flags=re.S) if markdown else ""
+    items = re.findall(r"^\d+\. ", intro, flags=re.M)
+    if items and len(items) != len(numbered):
+        problems.append(
+            f"the introduction lists {len(items)} parts, the notebook has {len(numbered)} sections"
+        )
+    return problems
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_headings_follow_one_style(path):
+    problems = heading_problems(path.name, sources(read(path), "markdown"))
+    assert not problems, f"{path.name}:\n" + "\n".join(problems)
+
+
+def test_heading_check_can_fail():
+    name = "06_convolution.ipynb"
+    intro = "# 6. Convolution\n\n1. By hand.\n2. Pooling."
+    good = [intro, "## 1. By hand", "## 2. Pooling\n### A tie", "## Summary", "## Exercises"]
+    assert heading_problems(name, good) == []
+    assert heading_problems("01b_value.ipynb", ["# 1b. Build it", *good[1:]]) == []
+    assert len(heading_problems("09_compiled.ipynb", good)) == 1  # '# 6.' in notebook 9
+    assert len(heading_problems(name, [*good[:-1], "## Exercise"])) == 2
+    assert len(heading_problems(name, [good[0], good[2], good[1], *good[3:]])) == 1
+    assert len(heading_problems(name, [good[0] + "\n3. More.", *good[1:]])) == 1
+    assert len(heading_problems(name, [*good[:3], "### 2.1 Numbered", *good[3:]])) == 1
 
 
 # --- the measuring itself ------------------------------------------------------------------

@@ -96,7 +96,8 @@ def plot_decision_boundary(
     by argmax. ``resolution`` is the grid size per axis, from 2 to 1000 (the
     model is run ``resolution**2`` times, in eval mode with no graph
     recorded; a figure is a few hundred pixels wide, so more adds nothing).
-    ``X`` and ``y`` are lists or NumPy arrays.
+    ``X`` and ``y`` are lists or NumPy arrays. Each class has one colour, for its
+    region (lighter) and for its points, and the legend names the classes.
     """
     who = "plot_decision_boundary"
     X, y = as_rows(X, who, "X"), as_rows(y, who, "y")
@@ -135,16 +136,41 @@ def plot_decision_boundary(
     binary = len(np.unique(labels)) <= 2 and not _is_multiclass(model, points[0])
     fig = Figure(figsize=(5.0, 4.2), layout="constrained")
     ax = fig.add_subplot()
+    # One colour per class, the same for its region (lighter) and its points, named in
+    # a legend: the reader can tell which region predicts which class.
+    from matplotlib import colormaps
+
+    def palette(n: int) -> list[Any]:
+        if n <= 10:  # distinct, readable hues (matplotlib's default cycle)
+            return [colormaps["tab10"](i) for i in range(n)]
+        return [colormaps["Spectral"](i / (n - 1)) for i in range(n)]
+
     if binary:
-        # Fill by the sign of the score; the contour of the score itself is smoother
-        # than a contour of a 0/1 grid, and the line at 0 is the boundary.
+        # A score below 0 predicts the smaller label, above 0 the larger one.
+        classes = sorted(set(labels.tolist())) or [0.0]
+        low_class, high_class = classes[0], classes[-1]
+        colours = palette(2)
+        colour_of = {low_class: colours[0], high_class: colours[1]}
         low, high = min(scores.min(), -1.0) - 1.0, max(scores.max(), 1.0) + 1.0
-        ax.contourf(xs, ys, scores, levels=[low, 0.0, high], cmap="Spectral", alpha=0.8)
+        # the contour of the score itself is smoother than a contour of a 0/1 grid
+        ax.contourf(xs, ys, scores, levels=[low, 0.0, high], colors=colours, alpha=0.35)
         ax.contour(xs, ys, scores, levels=[0.0], colors="k", linewidths=0.8)
     else:
         n = int(max(scores.max(), labels.max())) + 1
-        ax.contourf(xs, ys, scores, levels=np.arange(-0.5, n), cmap="Spectral", alpha=0.8)
-    ax.scatter(points[:, 0], points[:, 1], c=labels, s=25, cmap="Spectral", edgecolors="k")
+        colours = palette(n)
+        colour_of = {float(i): colours[i] for i in range(n)}
+        ax.contourf(xs, ys, scores, levels=np.arange(-0.5, n), colors=colours, alpha=0.35)
+    for label in sorted(set(labels.tolist())):
+        mine = points[labels == label]
+        ax.scatter(
+            mine[:, 0],
+            mine[:, 1],
+            color=colour_of.get(label, "gray"),
+            s=25,
+            edgecolors="k",
+            label=f"class {label:g}",
+        )
+    ax.legend(loc="best", fontsize=9, framealpha=0.9)
     ax.set_xlim(x_min, x_max)
     ax.set_ylim(y_min, y_max)
     ax.set_title(title)

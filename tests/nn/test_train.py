@@ -321,6 +321,26 @@ def test_plots_return_figures(tmp_path):
         plot_decision_boundary(MLP(3, [1]), [[1.0, 2.0, 3.0]], [0])
 
 
+@pytest.mark.parametrize(("labels", "outputs"), [((-1, 1), 1), ((0, 1), 1), ((0, 1, 2), 3)])
+def test_decision_regions_have_their_points_colour_and_a_legend(labels, outputs):
+    pytest.importorskip("matplotlib")
+    from matplotlib.colors import to_rgb
+
+    from chaingrad.nn import plot_decision_boundary
+
+    X = [[-1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.5, -1.0]]
+    y = [labels[i % len(labels)] for i in range(len(X))]
+    fig = plot_decision_boundary(MLP(2, [4, outputs], seed=0), X, y, resolution=8)
+    ax = fig.axes[0]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == [f"class {c}" for c in labels]
+    region_colours = {to_rgb(c) for c in ax.collections[0].get_facecolor()}
+    points = [c for c in ax.collections if c.get_offsets().shape[0] and c.get_label() in legend]
+    point_colours = {to_rgb(c.get_facecolor()[0]) for c in points}
+    assert len(point_colours) == len(labels)
+    assert point_colours <= region_colours  # every class's points have its region's colour
+
+
 # --- fit with bad arguments: one clear error, nothing trained -----------------------------
 
 
