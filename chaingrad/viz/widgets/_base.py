@@ -67,7 +67,7 @@ def real_number(value: Any, what: str) -> float:
     return x
 
 
-class Widget(anywidget.AnyWidget):  # type: ignore[misc]
+class Widget(anywidget.AnyWidget):
     """Base of chaingrad's widgets: message dispatch, errors and the static picture."""
 
     # The last refused request, shown by the page ("" when the last one worked).
