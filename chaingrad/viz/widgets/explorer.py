@@ -502,6 +502,12 @@ def _readable_style(svg: str) -> str:
 _PIECE = re.compile(r'<g id="(n\d+|e\d+_\d+)" class="(?:node|edge)">')
 
 
+def _write_text(body: str, pattern: str, text: str) -> str:
+    """``body`` with the first SVG text matching ``pattern`` (``>...<``) replaced by ``text``."""
+    match = re.search(pattern, body)
+    return body if match is None else f"{body[: match.start()]}>{text}<{body[match.end() :]}"
+
+
 def _with_texts(svg: str, view: Mapping[str, Any]) -> str:
     """The laid-out SVG with the view's numbers written in (what the page does), and no
     tooltips: a picture of the current state without running Graphviz again."""
@@ -518,10 +524,10 @@ def _with_texts(svg: str, view: Mapping[str, Any]) -> str:
         if node is not None:
             for field in ("data", "grad"):
                 text = html.escape(f"{field} {node[field]}")
-                body = re.sub(rf">{field} [^<]*<", lambda _, t=text: f">{t}<", body, count=1)
+                body = _write_text(body, rf">{field} [^<]*<", text)
         elif edge is not None:
             label = html.escape(edge["label"])
-            body = re.sub(f">{TIMES}[^<]*<", lambda _, t=label: f">{t}<", body, count=1)
+            body = _write_text(body, f">{TIMES}[^<]*<", label)
         pieces.append(body)
         last = end
     pieces.append(svg[last:])
