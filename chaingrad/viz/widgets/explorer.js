@@ -118,9 +118,18 @@ function render({ model, el: host }) {
       group.removeAttribute("id"); // several Explorers may share a page
       group.dataset.key = key;
       if (group.classList.contains("edge")) {
+        // A wide transparent twin of the 1 px line, so the edge is easy to hover.
+        const line = group.querySelector("path");
+        if (line) {
+          const hit = line.cloneNode(false);
+          hit.setAttribute("class", "cg-hit");
+          hit.setAttribute("stroke", "transparent");
+          hit.setAttribute("stroke-width", "10");
+          line.parentNode.insertBefore(hit, line);
+        }
         edges[key] = {
           group,
-          path: group.querySelector("path"),
+          path: group.querySelector("path:not(.cg-hit)"),
           head: group.querySelector("polygon"),
           label: group.querySelector("text"),
         };
