@@ -97,16 +97,18 @@ class Widget(anywidget.AnyWidget):
         """Route a message from the page to ``_action_<action>``; errors go to ``error``."""
         action = content.get("action") if isinstance(content, dict) else None
         handler = getattr(self, f"_action_{action}", None) if isinstance(action, str) else None
-        try:
-            if handler is None:
-                raise ValueError(f"{type(self).__name__}: unknown request {content!r}")
-            handler(content)
-        except (TypeError, ValueError, ArithmeticError) as problem:
-            self.error = str(problem)
-        else:
-            self.error = ""
-        finally:
-            self.revision += 1
+        # One message back to the page: the new state, error and revision together.
+        with self.hold_sync():
+            try:
+                if handler is None:
+                    raise ValueError(f"{type(self).__name__}: unknown request {content!r}")
+                handler(content)
+            except (TypeError, ValueError, ArithmeticError) as problem:
+                self.error = str(problem)
+            else:
+                self.error = ""
+            finally:
+                self.revision += 1
 
     def _static_html(self) -> str:
         """HTML (no script) picturing the current state, for exports. Subclasses override."""
