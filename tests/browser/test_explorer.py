@@ -98,7 +98,7 @@ def test_the_widget_shows_hovers_steps_and_slopes(page, open_notebook):
     page.wait_for_function(
         "() => document.querySelector('.cg-caption').textContent.startsWith('step 1 of 9')"
     )
-    assert "grad(n8) += dn9/dn8 * grad(n9) = 0.5 * 1 = 0.5" in caption.inner_text()
+    assert "grad(n8) += dout/dn8 * grad(out) = 0.5 * 1 = 0.5" in caption.inner_text()
     assert explorer.locator(".cg-graph g.edge.cg-flow").count() == 2  # the edge and its op's
     explorer.locator(".cg-mode", has_text="live").click()
 

@@ -56,6 +56,7 @@ function render({ model, el: host }) {
   const root = el("div", "cg-explorer");
   const bar = el("div", "cg-bar");
   const output = el("span", "cg-output");
+  output.title = "the output: every grad is the slope of this number";
   const modes = el("span", "cg-modes");
   const live = el("button", "cg-mode", "live");
   const backward = el("button", "cg-mode", "backward");
@@ -358,7 +359,7 @@ function render({ model, el: host }) {
     const view = model.get("view");
     if (!view || !view.nodes) return;
     const mode = model.get("mode");
-    output.textContent = `output ${view.output_name} = ${view.output}`;
+    output.textContent = `${view.output_name} = ${view.output}`;
     live.classList.toggle("cg-on", mode === "live");
     backward.classList.toggle("cg-on", mode === "backward");
     nudge.checked = model.get("nudge");

@@ -44,6 +44,7 @@ from ._base import Widget, asset, real_number
 NUDGE = 1e-6  # finite-difference step, relative to max(1, |value|)
 TIMES = "\N{MULTIPLICATION SIGN}"
 INPUT_GROUP = "input"
+OUTPUT_LABEL = "out"  # the output's name when the function leaves it unlabelled
 # Boxes and edge labels are laid out for a number this wide (six characters): wide enough
 # for most, narrow enough that a neuron keeps micrograd's left-to-right look in the
 # column. The page squeezes a wider number ("-0.01249") into its box.
@@ -534,6 +535,11 @@ def _with_texts(svg: str, view: Mapping[str, Any]) -> str:
     return re.sub(r' xlink:title="[^"]*"', "", "".join(pieces))
 
 
+# traitlets' __new__ takes (*args, **kwargs): documentation tools would show that.
+_init = inspect.signature(Explorer.__init__)
+Explorer.__signature__ = _init.replace(parameters=list(_init.parameters.values())[1:])
+
+
 def _argument_names(function: Callable[..., Any]) -> list[str]:
     try:
         signature = inspect.signature(function)
@@ -560,4 +566,6 @@ def _one_value(out: Any, who: str) -> Value:
             f"Explorer: {who} must return one Value (the output to explore), "
             f"got {type(out).__name__}"
         )
+    if not out.label:
+        out.label = OUTPUT_LABEL  # so its box and the captions name it (a fresh node)
     return out
