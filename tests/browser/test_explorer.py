@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import html
+import json
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -31,7 +34,7 @@ def grad_of(box) -> float:
 
 
 def test_dragging_a_slider_updates_the_gradients(page, open_notebook):
-    open_notebook(page, CELLS)
+    path = open_notebook(page, CELLS)
     explorer = page.locator(".cg-explorer")
     explorer.wait_for()
     row = explorer.locator('.cg-row[data-leaf="w1"]')
@@ -71,6 +74,18 @@ def test_dragging_a_slider_updates_the_gradients(page, open_notebook):
     want = expected(x1=2.0, w1=w1, x2=1.5, w2=1.0, b=6.8813735870195432)
     w2_grad = explorer.locator('.cg-row[data-leaf="w2"] .cg-grad')
     assert abs(grad_of(w2_grad) - want["w2"]) <= 1e-3 * max(1, abs(want["w2"]))
+
+    # Saved now, the notebook's picture for exports shows this last state.
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    deadline = time.monotonic() + 20
+    while True:  # the file is written by the server, a moment later
+        outputs = json.loads(path.read_text())["cells"][1]["outputs"]
+        picture = "".join(outputs[-1]["data"]["text/html"]) if outputs else ""
+        if ">data 1.5<" in html.unescape(picture) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert 'class="chaingrad-static"' in picture
+    assert ">data 1.5<" in html.unescape(picture)  # x2's box, as typed
 
 
 def test_the_widget_shows_hovers_steps_and_slopes(page, open_notebook):
