@@ -75,6 +75,18 @@ def test_dragging_a_slider_updates_the_gradients(page, open_notebook):
     w2_grad = explorer.locator('.cg-row[data-leaf="w2"] .cg-grad')
     assert abs(grad_of(w2_grad) - want["w2"]) <= 1e-3 * max(1, abs(want["w2"]))
 
+    # Something not a number: the kernel's error is shown, the field goes back.
+    revision = explorer.get_attribute("data-revision")
+    field.fill("abc")
+    field.press("Enter")
+    page.wait_for_function(
+        "r => document.querySelector('.cg-explorer').dataset.revision !== r", arg=revision
+    )
+    error = explorer.locator(".cg-error")
+    assert error.is_visible()
+    assert error.inner_text() == "Explorer.set: x2 must be a real number, got str 'abc'"
+    assert field.input_value() == "1.5"
+
     # Saved now, the notebook's picture for exports shows this last state.
     page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
     deadline = time.monotonic() + 20
