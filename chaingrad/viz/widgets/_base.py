@@ -131,7 +131,9 @@ class Widget(anywidget.AnyWidget):
         if bundle is None:  # closed
             return
         data, metadata = bundle
-        display(data, metadata=metadata, raw=True)
+        # Where the live view cannot show (an export without widget state), the picture
+        # below says it all: no "<Explorer object at 0x...>" line above it.
+        display({**data, "text/plain": ""}, metadata=metadata, raw=True)
         if "google.colab.output" not in sys.modules:
             self._static_displays.append(display(self._static_bundle(), raw=True, display_id=True))
 

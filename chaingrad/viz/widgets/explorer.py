@@ -480,6 +480,7 @@ class Explorer(Widget):
                 f"<td>grad {html.escape(leaf['grad'])}</td>{slope}</tr>"
             )
         style = "font:13px sans-serif;text-align:left"
+        rows = [row.replace("<td>", '<td style="text-align:left">') for row in rows]
         return (
             f'<div style="{style}"><b>Explorer</b>: output {html.escape(view["output_name"])} = '
             f"{html.escape(view['output'])} (a picture; run the notebook to move the sliders)</div>"
@@ -503,10 +504,38 @@ def _readable_style(svg: str) -> str:
 _PIECE = re.compile(r'<g id="(n\d+|e\d+_\d+)" class="(?:node|edge)">')
 
 
-def _write_text(body: str, pattern: str, text: str) -> str:
-    """``body`` with the first SVG text matching ``pattern`` (``>...<``) replaced by ``text``."""
-    match = re.search(pattern, body)
-    return body if match is None else f"{body[: match.start()]}>{text}<{body[match.end() :]}"
+_TEXT = r'(<text [^>]*x="([-0-9.]+)"[^>]*font-size="([0-9.]+)"[^>]*>)({prefix}[^<]*)(</text>)'
+_NUMBER = re.compile(r"-?[0-9.]+")
+# Helvetica's glyph widths in ems (digits and most lower case 0.556), to tell whether a
+# number overflows its box in a picture drawn without a browser to measure it.
+HELVETICA_EMS = {".": 0.278, " ": 0.278, "t": 0.278, "r": 0.333, "-": 0.333, TIMES: 0.584}
+
+
+def _text_width(text: str, size: float) -> float:
+    return size * sum(HELVETICA_EMS.get(char, 0.556) for char in text)
+
+
+def _write_text(body: str, prefix: str, text: str, right: float | None = None) -> str:
+    """``body`` with its first SVG text starting with ``prefix`` replaced by ``text``
+    (plain), squeezed (``textLength``) if it would pass ``right``, its box's edge."""
+    match = re.search(_TEXT.format(prefix=re.escape(prefix)), body)
+    if match is None:
+        return body
+    tag, x, size = match.group(1), float(match.group(2)), float(match.group(3))
+    if right is not None:
+        room = right - x - 3
+        if _text_width(text, size) > room > 0:
+            tag = tag[:-1] + f' textLength="{room:.1f}" lengthAdjust="spacingAndGlyphs">'
+    return f"{body[: match.start()]}{tag}{html.escape(text)}</text>{body[match.end() :]}"
+
+
+def _right_edge(body: str) -> float | None:
+    """The right edge of a node's box: the largest x of its outline's first shape."""
+    shape = re.search(r'<(?:path[^>]* d|polygon[^>]* points)="([^"]*)"', body)
+    if shape is None:
+        return None
+    numbers = [float(n) for n in _NUMBER.findall(shape.group(1))]
+    return max(numbers[0::2]) if numbers else None
 
 
 def _with_texts(svg: str, view: Mapping[str, Any]) -> str:
@@ -523,12 +552,11 @@ def _with_texts(svg: str, view: Mapping[str, Any]) -> str:
         node = view["nodes"].get(key)
         edge = view["edges"].get(key)
         if node is not None:
+            right = _right_edge(body)
             for field in ("data", "grad"):
-                text = html.escape(f"{field} {node[field]}")
-                body = _write_text(body, rf">{field} [^<]*<", text)
+                body = _write_text(body, f"{field} ", f"{field} {node[field]}", right)
         elif edge is not None:
-            label = html.escape(edge["label"])
-            body = _write_text(body, f">{TIMES}[^<]*<", label)
+            body = _write_text(body, TIMES, edge["label"])
         pieces.append(body)
         last = end
     pieces.append(svg[last:])
