@@ -325,13 +325,16 @@ class Explorer(Widget):
         shows (``WIDEST``), so whatever numbers a slider brings fit their boxes
         and labels; the page writes the real ones in at once.
         """
-        graph = self._draw(result, grads=dict.fromkeys(result.order, WIDEST))
-        widest = f'label="{TIMES}{format_number(WIDEST)}"'
-        graph.body = [_EDGE_LABEL.sub(widest, line) for line in graph.body]
-        svg = _svg_only(graph.pipe(format="svg").decode("utf-8"))
         root_id = f'id="n{len(result.order) - 1}"'
-        if root_id in svg:
-            return svg
+        widest = f'label="{TIMES}{format_number(WIDEST)}"'
+        # Left to right as micrograd draws it if that is readable in the column, else
+        # the direction draw_dot finds best (a summary has no box per value: next).
+        for rankdir in ("LR", "auto"):
+            graph = self._draw(result, dict.fromkeys(result.order, WIDEST), rankdir=rankdir)
+            graph.body = [_EDGE_LABEL.sub(widest, line) for line in graph.body]
+            svg = _svg_only(graph.pipe(format="svg").decode("utf-8"))
+            if root_id in svg:
+                return svg
         # Too wide for the column that way: the boxes as wide as today's numbers (the
         # page squeezes a longer number into its box) ...
         svg = _svg_only(self._draw(result).pipe(format="svg").decode("utf-8"))
@@ -347,6 +350,7 @@ class Explorer(Widget):
         result: _Pass,
         grads: Mapping[Value, float] | None = None,
         width: float | None = COLUMN,
+        rankdir: str = "auto",
     ) -> Any:
         params = None
         if self._model is not None:
@@ -361,6 +365,7 @@ class Explorer(Widget):
             grads=grads,
             width=width,
             max_nodes=None if width is None else DEFAULT_MAX_NODES,
+            rankdir=rankdir,
         )
 
     def _commit(self, result: _Pass) -> None:
