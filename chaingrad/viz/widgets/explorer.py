@@ -60,6 +60,10 @@ PX_PER_PT = 4 / 3
 MIN_TEXT_PX = 10  # a picture shrinks to fit the column until its smallest text is this
 
 
+def _FROM_MODEL() -> None:
+    """Stands for the function when Explorer.from_model builds the widget."""
+
+
 def _range(value: float) -> tuple[float, float]:
     """A slider range around zero that holds ``value`` with room on both sides."""
     span = max(4.0, 2.0 * abs(value))
@@ -137,16 +141,15 @@ class Explorer(Widget):
     mode = traitlets.Enum(["live", "backward"], default_value="live").tag(sync=True)
     step = traitlets.Int(0).tag(sync=True)
 
-    def __init__(self, function: Callable[..., Any] | None = None, /, **values: Any) -> None:
+    def __init__(self, function: Callable[..., Any], /, **values: Any) -> None:
         super().__init__()
         self._function: Callable[..., Any] | None = None
         self._model: Any = None
-        self._inputs: list[Any] = []
         self._params: dict[str, Value] = {}
         self._values: dict[str, float] = {}
         self._groups: dict[str, str] = {}
         self._ranges: dict[str, tuple[float, float]] = {}
-        if function is None:  # from_model fills the widget in
+        if function is _FROM_MODEL:  # from_model fills the widget in
             return
         if not callable(function):
             raise TypeError(f"Explorer: the first argument must be a function, got {function!r}")
@@ -183,7 +186,7 @@ class Explorer(Widget):
                 f"Explorer.from_model: expected a chaingrad Module, got {type(model).__name__}"
             )
         inputs = list(x) if isinstance(x, (list, tuple)) else [x]
-        self = cls()
+        self = cls(_FROM_MODEL)
         self._model = model
         self._params = dict(model.named_parameters())
         for k, item in enumerate(inputs):
