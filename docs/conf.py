@@ -68,6 +68,10 @@ nb_merge_streams = True
 # (into the clone when the site is built to site/); keep them with the build's other
 # intermediate files instead.
 NB_OUTPUT_FOLDER = DOCS / "_build" / "jupyter_execute"
+# Live widgets (chaingrad.viz.Explorer, Playground) need a kernel: the site shows the
+# static picture each one displays beside its live view, and loads no widget manager
+# from a CDN (executed notebooks keep widget state; nothing here renders it).
+nb_ipywidgets_js: dict[str, dict[str, str]] = {}
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist", "smartquotes"]
 myst_heading_anchors = 3
 

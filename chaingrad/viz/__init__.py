@@ -14,8 +14,10 @@ so grad(x*w) = 0 + 2.458e-05 = 2.458e-05
 'd tanh(x*w)/d(x*w) = 1 − tanh(x*w)² = 1 − (−0.999988)² = 2.458e−05'
 
 Importing chaingrad.viz loads the standard library only; graphviz and Pillow
-are imported when something is drawn.
+are imported when something is drawn, anywidget when a widget (``Explorer``) is used.
 """
+
+from typing import Any
 
 from .drawing import GraphDrawing
 from .export import render, repr_mimebundle
@@ -33,6 +35,7 @@ __all__ = [
     "DEFAULT_WIDTH",
     "BackpropStep",
     "DotError",
+    "Explorer",
     "GifImage",
     "GraphDrawing",
     "GraphvizNotFoundError",
@@ -47,3 +50,13 @@ __all__ = [
     "repr_mimebundle",
     "step_through",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The notebook widgets import anywidget: only when one is asked for.
+    import importlib
+
+    widgets = importlib.import_module(f"{__name__}.widgets")
+    if name in widgets.WIDGETS:
+        return getattr(widgets, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
