@@ -45,6 +45,8 @@ import tempfile
 import time
 from typing import Any
 
+from chaingrad._usage import UsageError
+
 from ._files import write_atomically
 
 DATASETS = ("moons", "circles", "blobs", "spirals")
@@ -171,8 +173,6 @@ def _save_figure(fig: Any, path: str) -> None:
 
 def _prepare_output(output: str, shown: str) -> None:
     """Make the output folder and prove it is writable, before any time is spent training."""
-    from chaingrad.cli import UsageError
-
     if os.path.exists(output) and not os.path.isdir(output):
         raise UsageError(f"chaingrad demo: error: --output {shown!r} is a file, not a folder")
     try:
@@ -197,8 +197,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from chaingrad.cli import UsageError
-
     output = os.path.abspath(args.output)
     if os.path.exists(output) and not os.path.isdir(output):
         raise UsageError(f"chaingrad demo: error: --output {args.output!r} is a file, not a folder")

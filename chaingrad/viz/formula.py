@@ -25,6 +25,8 @@ import warnings
 from pathlib import Path
 from typing import Any, cast
 
+from chaingrad._usage import UsageError
+
 MAX_FORMULA_CHARS = 2000
 MAX_SYNTAX_NODES = 1000
 MAX_CONSTANT_EXPONENT = 100.0
@@ -347,7 +349,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Add the ``chaingrad graph`` arguments."""
     parser.add_argument("formula", metavar="EXPR", help='the formula, e.g. "tanh(x*w + b)"')
     parser.add_argument(
-        "bindings", metavar="NAME=VALUE", nargs="*", help="a value for each name, e.g. x=2"
+        "bindings",
+        metavar="NAME=VALUE",
+        nargs="*",
+        default=[],  # argparse calls a "*" positional without a default required
+        help="a value for each name, e.g. x=2",
     )
     parser.add_argument(
         "-o",
@@ -395,8 +401,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``chaingrad graph``; returns the exit status."""
-    from chaingrad.cli import UsageError
-
     from .graph import draw_dot
     from .render import GraphvizNotFoundError, render
     from .steps import StepThrough

@@ -10,6 +10,7 @@ import pytest
 
 from chaingrad import Value, dot
 from chaingrad.engine.scopes import active_recorder
+from tests.helpers import length_px
 from tests.lecture import neuron  # noqa: F401  (re-exported for the viz tests)
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz 'dot' not installed")
@@ -117,15 +118,6 @@ COLUMN_PX = 1100  # a notebook's output column
 MIN_TEXT_PX = 10
 
 
-def _length_px(text: str) -> float:
-    import re as _re
-
-    match = _re.fullmatch(r"\s*([\d.]+)\s*(pt|px)?\s*", text)
-    assert match, f"unexpected SVG length {text!r}"
-    value = float(match.group(1))
-    return value * 4 / 3 if match.group(2) in (None, "pt") else value
-
-
 def svg_fit(svg: str | bytes, column: float = COLUMN_PX) -> tuple[float, float, float]:
     """(natural width px, width as shown px, smallest text px as shown) of a dot SVG.
 
@@ -135,7 +127,8 @@ def svg_fit(svg: str | bytes, column: float = COLUMN_PX) -> tuple[float, float, 
     import re as _re
 
     root = ET.fromstring(svg)
-    width = _length_px(root.get("width"))
+    width = length_px(root.get("width"))
+    assert width, f"unexpected SVG width {root.get('width')!r}"
     view = [float(v) for v in root.get("viewBox").split()]
     units_to_px = width / view[2]
     shown = min(width, column)

@@ -17,6 +17,7 @@ import pytest
 from chaingrad import Value, sum_of
 from chaingrad.viz import StepThrough, draw_dot, render
 from chaingrad.viz.render import DotError
+from tests.helpers import one_line
 from tests.limits import run_limited as run_capped
 
 from .helpers import needs_dot, svg_nodes, tanh_chain
@@ -112,12 +113,6 @@ def fake_dot(tmp_path, monkeypatch):
         monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
 
     return install
-
-
-def one_line(error: BaseException) -> str:
-    message = str(error)
-    assert "\n" not in message and message
-    return message
 
 
 def test_a_slow_dot_is_stopped_after_the_timeout(fake_dot, tmp_path):
