@@ -28,7 +28,8 @@ from chaingrad.engine import Value
 
 from . import inputs as _inputs
 from .program import Program, build, parameter_names
-from .tracing import Trace, tracing
+from .state import Watch
+from .tracing import check_numpy_generators, tracing
 
 BACKENDS = ("auto", "numpy", "python")
 AUTO_NUMPY_EDGES = 1500  # "auto" runs programs with at least this many edges on numpy
@@ -50,7 +51,7 @@ class _Compiled:
         self,
         program: Program,
         backend: Any,
-        guards: list[tuple[Any, str, Any]],
+        watch: Watch,
         samples: list[int | None] | None,
         count: int,
     ) -> None:
@@ -58,7 +59,8 @@ class _Compiled:
         self.backend = backend
         self.samples = samples
         self._exact: Any = None
-        self.guards = guards
+        self.holds = watch.holds  # the Python state the program was traced under is unchanged
+        self.checks = watch.checks  # eager's checks of the arguments, for every call
         self.params = program.params
         slots = program.input_slots
         if slots == list(range(count)):  # every number used, in order: no gather
@@ -72,10 +74,8 @@ class _Compiled:
             getter = operator.itemgetter(*slots)
             self.pick = lambda numbers: list(getter(numbers))
         self.fused_positions: Any = None  # program param -> optimizer index (fused steps)
+        self.fused_layout: Any = None  # the optimizer's parameter list those indices are for
         self.first_randoms: list[float] | None = None
-
-    def holds(self) -> bool:
-        return all(getattr(obj, attr) == value for obj, attr, value in self.guards)
 
     def randoms(self) -> list[float]:
         if self.first_randoms is not None:  # the traced call's draws, used once
@@ -102,11 +102,12 @@ class _Compiled:
         """A whole step: forward, backward and the optimizer's update on its arrays."""
         import numpy as np
 
-        positions = self.fused_positions
-        if positions is None:
-            positions = self.fused_positions = fused.positions(self.params)
-            self.all_in_optimizer = bool((positions >= 0).all())
         fused.begin()
+        positions = self.fused_positions
+        if positions is None or self.fused_layout is not fused.layout:
+            positions = self.fused_positions = fused.positions(self.params)
+            self.fused_layout = fused.layout
+            self.all_in_optimizer = bool((positions >= 0).all())
         values = fused.data[positions]
         if not self.all_in_optimizer:  # captured Values the optimizer does not update
             outside = np.flatnonzero(positions < 0)
@@ -173,6 +174,7 @@ class Step:
             raise ImportError("chaingrad.jit(backend='numpy') needs numpy: pip install numpy")
         self.fn = fn
         self.backend = backend
+        self._declared = params
         self._params, self._names = _declared_params(params)
         self._arg_names = _argument_names(fn)
         self._cache: dict[Any, list[_Compiled]] = {}
@@ -182,14 +184,12 @@ class Step:
         self.sync_every_call = bool(sync)
         self._fused: Any = None
         if optimizer is not None:
-            from chaingrad.nn.optim import Optimizer
-
-            if not isinstance(optimizer, Optimizer):
+            if not all(callable(getattr(optimizer, name, None)) for name in ("step", "zero_grad")):
                 raise TypeError(
-                    "chaingrad.jit: optimizer must be a chaingrad.nn.optim optimizer, "
-                    f"got {type(optimizer).__name__}"
+                    "chaingrad.jit: optimizer must be an optimizer (with step() and "
+                    f"zero_grad(), as chaingrad.nn.optim's), got {type(optimizer).__name__}"
                 )
-            if backend != "python" and _numpy_available():
+            if backend != "python" and fusable(optimizer):
                 from .fused import FusedUpdate
 
                 self._fused = FusedUpdate(optimizer, self.sync_every_call)
@@ -203,6 +203,8 @@ class Step:
         if compiled is None:
             with self._lock:  # one trace per structure, even when threads race to it
                 compiled = self._lookup(key) or self._trace(numbers, key)
+        elif compiled.checks:
+            compiled.checks(numbers)
         self._last = compiled
         if self._fused is not None:
             loss, aux = compiled.run_fused(numbers, self._fused)
@@ -227,11 +229,14 @@ class Step:
 
     def _trace(self, numbers: list[Any], key: Any) -> _Compiled:
         self.sync()  # the trace runs eagerly on the Values: they must be current
+        if _is_module(self._declared):  # its parameters now (a layer may have been added)
+            self._params, self._names = _declared_params(self._declared)
         is_int = [_is_int(x) for x in numbers]
-        leaves = [Value(x) for x in numbers]
-        args, kwargs = _inputs.rebuild(key, lambda position, kind: leaves[position])
         with tracing() as trace:
+            leaves = [trace.argument(x) for x in numbers]
+            args, kwargs = _inputs.rebuild(key, lambda position, kind: leaves[position])
             result = self.fn(*args, **kwargs)
+        check_numpy_generators(trace.generators)  # type: ignore[attr-defined]
         loss, aux_values, aux_structure = _split_result(result)
         params = self._params if self._params is not None else []
         names = self._names if self._names is not None else parameter_names(params, None)
@@ -248,7 +253,9 @@ class Step:
         program.aux_structure = aux_structure
         samples = _inputs.samples(key)
         backend = self._make_backend(program, samples)
-        compiled = _Compiled(program, backend, _guards(trace), samples, len(numbers))
+        slots = {id(leaf): k for k, leaf in enumerate(leaves)}
+        watch = Watch(trace, self._declared if _is_module(self._declared) else None, slots)
+        compiled = _Compiled(program, backend, watch, samples, len(numbers))
         compiled.first_randoms = [
             program.values[i] for _, ids, _ in program.random_blocks for i in ids
         ]
@@ -316,12 +323,9 @@ class Step:
 
 
 def fusable(optimizer: Any) -> bool:
-    """Can ``jit(..., optimizer=optimizer)`` fuse its update (numpy installed, a known kind)?"""
-    if not _numpy_available():
-        return False
-    from chaingrad.nn.optim import SGD, Adam, AdamW
-
-    return type(optimizer) in (SGD, Adam, AdamW)
+    """Can ``jit(..., optimizer=optimizer)`` fuse its update (numpy installed, and the
+    optimizer's ``step()`` is its ``rule`` applied to every parameter: ``fusable`` says so)?"""
+    return _numpy_available() and getattr(optimizer, "fusable", False) is True
 
 
 def _check_replay(compiled: _Compiled, numbers: list[Any], traced: float) -> None:
@@ -350,10 +354,6 @@ def _agree(a: float, b: float) -> bool:
     if math.isinf(a) or math.isinf(b):
         return a == b
     return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
-
-
-def _guards(trace: Trace) -> list[tuple[Any, str, Any]]:
-    return [(obj, attr, getattr(obj, attr)) for obj, attr in trace.guards]
 
 
 def _is_int(x: Any) -> bool:

@@ -39,8 +39,8 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from chaingrad.compiled.tracing import is_tracing
 from chaingrad.engine import Value, dot, dots, sum_of, take
+from chaingrad.engine.trace_hook import is_tracing
 
 from . import functional as F
 from ._checks import as_value_array, check_int
