@@ -270,13 +270,21 @@ class Step:
             # Python some nanoseconds per edge; numpy wins from about 1,500 edges up.
             big = program.num_edges >= AUTO_NUMPY_EDGES
             choice = "numpy" if big and _numpy_available() else "python"
-        if choice == "numpy":
-            from .numpy_backend import NumpyBackend
+        try:
+            if choice == "numpy":
+                from .numpy_backend import NumpyBackend
 
-            return NumpyBackend(program)
-        from .python_backend import PythonBackend
+                return NumpyBackend(program)
+            from .python_backend import PythonBackend
 
-        return PythonBackend(program, samples)
+            return PythonBackend(program, samples)
+        except MemoryError:
+            raise MemoryError(
+                f"chaingrad.jit: not enough memory to compile the step's program of "
+                f"{program.num_ops:,} ops and {program.num_edges:,} edges for the {choice} "
+                "backend; compile a smaller step (fewer samples per batch, a shorter "
+                "sequence) or run it eagerly"
+            ) from None
 
     # --- inspecting -----------------------------------------------------------------
 

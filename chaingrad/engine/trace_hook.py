@@ -230,9 +230,13 @@ def _short_path(filename: str) -> str:
     return relative if not relative.startswith(".." + os.sep + ".." + os.sep) else filename
 
 
-def _in_chaingrad(frame: Any) -> bool:
-    filename = str(frame.f_code.co_filename)
-    return os.path.abspath(filename).startswith(_PACKAGE_ROOT + os.sep)
+_STDLIB = os.path.dirname(os.path.abspath(os.__file__))
+
+
+def _not_users(frame: Any) -> bool:
+    """Code of chaingrad or of Python's standard library (copy, random, ...)."""
+    filename = os.path.abspath(str(frame.f_code.co_filename))
+    return filename.startswith((_PACKAGE_ROOT + os.sep, _STDLIB + os.sep))
 
 
 ADVICE = (
@@ -253,7 +257,7 @@ def refuse(what: str, depth: int, advice: str = ADVICE) -> TracingError:
     frame = sys._getframe(depth + 1)
     message = f"chaingrad.jit: cannot trace {what} at {_describe_frame(frame)}"
     user: Any = frame
-    while user is not None and _in_chaingrad(user):
+    while user is not None and _not_users(user):
         user = user.f_back
     if user is not None and user is not frame:
         message += f"\n  reached from {_describe_frame(user)}"
