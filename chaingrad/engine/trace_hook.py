@@ -23,7 +23,8 @@ context (a ``ContextVar``: other threads are unaffected), the engine therefore:
   :class:`TracedNumber` Values, standing for what eager code would hold as a
   plain ``int`` or ``float``. On those, ``==``, ``!=`` and ``hash`` (``in``, a
   dict key) raise too (for a number they would compare numbers, for a Value
-  identities), and ``isinstance(y, int)`` answers as for the number.
+  identities), and ``isinstance(y, int)`` answers as for the number (an int
+  argument is an int, a float one a float).
 
 Every replacement is installed on ``Value`` when the first trace starts and
 removed when the last one ends: outside a trace ``Value`` is exactly itself
@@ -306,11 +307,15 @@ class TracedNumber(Value):
         return self is not other
 
     def __hash__(self) -> int:
-        # While tracing, hashed as its number: a dict or set lookup (y in {0, 1},
-        # table.get(y)) then finds the entry eager code would and compares with it,
-        # which raises; where eager code finds nothing, so does this.
+        # Raising, not hashing the number: a lookup that misses (table.get(y, default))
+        # would otherwise choose the default silently, and keep it.
         if _active.get() is not None:
-            return hash(_get_data(self))
+            raise refuse(
+                "an argument hashed: a dict key, a set member, or a walk of the graph "
+                "inside the step (backward, grad)",
+                1,
+                _ARGUMENT_ADVICE,
+            )
         return object.__hash__(self)
 
     @property  # type: ignore[misc]

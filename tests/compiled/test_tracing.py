@@ -97,7 +97,7 @@ REFUSED = [
     (detached, "v.detach()", "(w * x).detach() * w"),
     (under_no_grad, "under no_grad()", "y = w * x"),
     (calls_backward, "backward()", "y.backward()"),
-    (calls_grad, "gradient computation", "w * grad(w * x, w)"),
+    (calls_grad, "inside the step (backward, grad)", "w * grad(w * x, w)"),
     (writes_data, "a write to Value.data", "w.data = 3.0"),
     (reads_grad, "a read of Value.grad", "w * (x + w.grad)"),
 ]
