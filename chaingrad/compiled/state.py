@@ -11,10 +11,11 @@ must be -1 or +1), declared with :func:`~chaingrad.engine.trace_hook.check_input
 
 Which modules: those the step called (seen through the engine's module-call
 hook) and, when ``params`` is a Module, all of its modules. Which of their
-attributes: ``training`` and every public attribute the traced call did not
-itself assign (forward's own outputs, such as attention weights, are not
-inputs of the program); containers holding Values or modules are compared
-item by item, so an in-place edit counts too.
+attributes: all of them (one dict comparison per module), except those the
+traced call itself assigned (forward's own outputs, such as attention
+weights, are not inputs of the program): for such a module, ``training`` and
+its other public attributes. Containers holding Values or modules are
+compared item by item, so an in-place edit (``w[0] = Value(...)``) counts too.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from chaingrad.engine import Value
 
 from .tracing import Trace
 
+_GONE = object()
 _MAX_CONTAINERS = 100_000  # containers walked per module (a guard against cycles and giants)
 
 
@@ -67,21 +69,24 @@ class Watch:
         getters: list[Callable[[Any], Any]] = []
         objects: list[Any] = []
         expected: list[Any] = []
+        dicts: list[dict[str, Any]] = []
         containers: list[Any] = []
         for key, module in modules.items():
             state = vars(module) if hasattr(module, "__dict__") else {}
             old = before.get(key, state)
-            names = [
-                name
-                for name, value in state.items()
-                if not name.startswith("_") and name != "training" and old.get(name) is value
-            ]
-            getter = operator.attrgetter("training", *names)
-            getters.append(getter)
-            objects.append(module)
-            expected.append(getter(module))
-            for name in names:
+            kept = [name for name, value in state.items() if old.get(name, _GONE) is value]
+            if len(kept) == len(state) == len(old):
+                dicts.append(state)  # the call assigned nothing: compare the whole dict
+            else:
+                names = [n for n in kept if not n.startswith("_") and n != "training"]
+                getter = operator.attrgetter("training", *names)
+                getters.append(getter)
+                objects.append(module)
+                expected.append(getter(module))
+            for name in kept:
                 _containers(state[name], containers)
+        self._dicts = dicts
+        self._dict_snapshots = [dict(d) for d in dicts]
         self._getters = getters
         self._objects = objects
         self._expected = expected
@@ -94,7 +99,8 @@ class Watch:
         """Is the state the program was traced under unchanged?"""
         try:
             return (
-                list(map(_call, self._getters, self._objects)) == self._expected
+                self._dicts == self._dict_snapshots
+                and list(map(_call, self._getters, self._objects)) == self._expected
                 and self._containers == self._snapshots
                 and all(getattr(obj, attr) == value for obj, attr, value in self._guards)
             )

@@ -33,6 +33,7 @@ from .tracing import check_numpy_generators, tracing
 
 BACKENDS = ("auto", "numpy", "python")
 AUTO_NUMPY_EDGES = 1500  # "auto" runs programs with at least this many edges on numpy
+STATES_KEPT = 8  # programs kept per input structure, one per Python state (train/eval, ...)
 _get_data = operator.attrgetter("data")
 
 
@@ -260,7 +261,10 @@ class Step:
             program.values[i] for _, ids, _ in program.random_blocks for i in ids
         ]
         _check_replay(compiled, numbers, loss.data)
-        self._cache.setdefault(key, []).append(compiled)
+        entries = self._cache.setdefault(key, [])
+        entries.append(compiled)
+        if len(entries) > STATES_KEPT:  # Python state that keeps changing: keep the latest
+            del entries[0]
         return compiled
 
     def _make_backend(self, program: Program, samples: list[int | None] | None) -> Any:

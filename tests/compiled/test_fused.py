@@ -174,3 +174,30 @@ def test_after_sync_the_values_are_in_charge_again():
             model.layers[1].neurons[0].b.data = 0.1 * k
     step.sync()
     _assert_same(fused_model, eager_model, fused_opt, eager_opt)
+
+
+@pytest.mark.parametrize("sync", [True, False])
+def test_edits_of_the_optimizers_state_between_calls_are_taken_in(sync):
+    from chaingrad.nn.optim import Adam
+
+    w, v = Value(1.0), Value(1.0)
+    fused_opt, eager_opt = Adam([w], lr=0.1), Adam([v], lr=0.1)
+    step = jit(lambda x: (w * x) ** 2, params=[w], optimizer=fused_opt, sync=sync)
+    for k in range(6):
+        step(1.0 + k)
+        eager_opt.zero_grad()
+        ((v * (1.0 + k)) ** 2).backward()
+        eager_opt.step()
+        step.sync()
+        if k == 1:  # a warm restart: fresh moments, the step count kept
+            fused_opt.m, fused_opt.v = [0.0], [0.0]
+            eager_opt.m, eager_opt.v = [0.0], [0.0]
+        if k == 3:  # an edit in place
+            fused_opt.v[0] = eager_opt.v[0] = 0.5
+        if k == 4:  # a parameter added to the optimizer
+            fused_opt.params.append(Value(0.0))
+            eager_opt.params.append(Value(0.0))
+            for opt in (fused_opt, eager_opt):
+                opt.m.append(0.0)
+                opt.v.append(0.0)
+        assert w.data == v.data and fused_opt.m[0] == eager_opt.m[0], k
