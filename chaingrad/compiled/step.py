@@ -233,7 +233,7 @@ class Step:
         if _is_module(self._declared):  # its parameters now (a layer may have been added)
             self._params, self._names = _declared_params(self._declared)
         is_int = [_is_int(x) for x in numbers]
-        with tracing() as trace:
+        with tracing(self.fn) as trace:
             leaves = [trace.argument(x) for x in numbers]
             args, kwargs = _inputs.rebuild(key, lambda position, kind: leaves[position])
             result = self.fn(*args, **kwargs)

@@ -24,11 +24,11 @@ chaingrad.jit: cannot trace float(v) (a Value turned into a Python number) at <d
 
 from __future__ import annotations
 
-import gc
 import importlib
 import random as _random_module
 import sys
 import threading
+import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -169,17 +169,78 @@ def _guard_instances() -> None:
 _ABSENT = object()
 
 
-def _numpy_generators() -> list[tuple[Any, Any]]:
-    """(generator, its state) for every numpy Generator and RandomState alive (numpy in use)."""
+_SEARCH_LIMIT = 20_000  # objects looked at when searching for generators
+
+
+def _numpy_generators(fn: Any) -> list[tuple[Any, Any]]:
+    """(generator, its state) for the numpy Generators and RandomStates ``fn`` can reach.
+
+    numpy's generators are C types (their methods cannot be wrapped), so they are
+    found instead: through ``fn``'s globals it names, its closure, its defaults and
+    its bound object, then, three levels down, the items of containers, the
+    attributes of objects (a model's ``self.rng``) and what functions found there
+    reach in turn. Their states are compared after the trace.
+    """
     np = sys.modules.get("numpy")
-    if np is None:
+    if np is None or fn is None:
         return []
     kinds = (np.random.Generator, np.random.RandomState)
-    found = []
-    for obj in gc.get_objects():
-        if isinstance(obj, kinds):
-            found.append((obj, _state(obj)))
+    start = _referenced(fn)
+    found: list[tuple[Any, Any]] = []
+    seen: set[int] = set()
+    level = start
+    for _ in range(4):
+        deeper: list[Any] = []
+        for obj in level:
+            if id(obj) in seen or len(seen) > _SEARCH_LIMIT:
+                continue
+            seen.add(id(obj))
+            kind = type(obj)
+            if kind in kinds or issubclass(kind, kinds):
+                found.append((obj, _state(obj)))
+            elif kind in (list, tuple, set, frozenset):
+                deeper.extend(obj)
+            elif kind is dict:
+                deeper.extend(obj.values())
+            elif kind in (types.FunctionType, types.MethodType):
+                deeper.extend(_referenced(obj))  # a helper the step calls
+            elif not isinstance(obj, (str, bytes, int, float, type)) and hasattr(obj, "__dict__"):
+                attributes = getattr(obj, "__dict__", None)
+                if isinstance(attributes, dict) and not isinstance(obj, types.ModuleType):
+                    deeper.extend(attributes.values())
+        level = deeper
     return found
+
+
+def _referenced(fn: Any) -> list[Any]:
+    """What a function can reach directly: named globals, closure cells, defaults, self."""
+    out: list[Any] = []
+    self = getattr(fn, "__self__", None)
+    if self is not None:
+        out.append(self)
+    fn = getattr(fn, "__func__", fn)
+    if not isinstance(fn, types.FunctionType):
+        return [*out, fn]  # a callable object: its attributes are searched
+    codes = [fn.__code__]
+    names: set[str] = set()
+    while codes:  # nested functions and comprehensions name globals too
+        code = codes.pop()
+        names.update(code.co_names)
+        codes.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+    scope = fn.__globals__
+    out.extend(scope[name] for name in names if name in scope)
+    out.extend(cell.cell_contents for cell in fn.__closure__ or () if _filled(cell))
+    out.extend(fn.__defaults__ or ())
+    out.extend((fn.__kwdefaults__ or {}).values())
+    return out
+
+
+def _filled(cell: Any) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018
+    except ValueError:  # an empty cell
+        return False
+    return True
 
 
 def _state(generator: Any) -> Any:
@@ -239,13 +300,13 @@ def _uninstall() -> None:
 
 
 @contextmanager
-def tracing() -> Iterator[Trace]:
+def tracing(fn: Any = None) -> Iterator[Trace]:
     """Run a block as a trace: the engine's hook, random generators refused, module calls noted.
 
     The trace's ``modules`` lists the modules called, ``generators`` the numpy
-    generators alive before it (check them after with :func:`check_numpy_generators`).
+    generators ``fn`` can reach (check them after with :func:`check_numpy_generators`).
     """
-    generators = _numpy_generators()
+    generators = _numpy_generators(fn)
     calls = _ModuleCalls(_scopes.active_recorder())
     _install()
     scope_token = _scopes._active.set(calls)  # type: ignore[arg-type]
