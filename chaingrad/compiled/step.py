@@ -454,8 +454,13 @@ def jit(
     leaves them stale until ``step.sync()`` (see :mod:`chaingrad.compiled.fused`).
 
     Works as ``jit(fn, params=...)`` and as a decorator ``@jit(params=...)``.
-    A Python branch on a Value's number inside ``fn`` raises
-    :class:`~chaingrad.compiled.tracing.TracingError` naming the line.
+    A Python branch on a Value's number inside ``fn`` -- or on an argument
+    (``y == 1``, ``table[y]``, ``y % 2``), or a draw from a random generator --
+    raises :class:`~chaingrad.compiled.tracing.TracingError` naming the line.
+    The Python state a trace depends on (each module's ``training`` flag and
+    settings, the parameter Values its modules hold) is checked at every call:
+    a change traces again. Labels are checked at every call as eager code checks
+    them (``hinge_loss`` targets in {-1, +1}).
 
     >>> from chaingrad import Value, jit
     >>> w = Value(2.0)
