@@ -325,7 +325,7 @@ def build(
     op_nodes: list[Value] = []
     for node in order:
         if node._parents:
-            if node not in created:
+            if id(node) not in created:
                 raise TracingError(
                     "chaingrad.jit: the step uses a Value that was computed before the trace "
                     f"({node!r}, made by {node._rule.name if node._rule else '?'}); its number "
@@ -339,7 +339,7 @@ def build(
             used_params.append(node)
         elif node in random_nodes:
             continue  # laid out per block below
-        elif node in created:
+        elif id(node) in created:
             consts.append(node)
         else:
             captured.append(node)
