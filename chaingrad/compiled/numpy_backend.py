@@ -20,7 +20,10 @@ operands are, where possible, plain slices of ``V`` (no copying), and:
 * parameters are laid out in ``V`` as the groups read them (a weight matrix
   row by row, a layer's biases side by side), so those reads are slices.
 
-The plan is emitted as Python source (``step.source``) so it can be read.
+Each group's code comes from the op's rule in ``RULES`` (one table, keyed by
+op); an op without one, a user's own op included, runs its own forward for
+each member (the generic rule). The plan is emitted as Python source
+(``step.source``) so it can be read.
 Floating-point events the engine would report (``log`` of a negative, an
 ``exp`` that overflows, a division by zero) raise ``FloatingPointError``
 here; the compiled step then reruns that call with the standard-library
@@ -37,53 +40,101 @@ backend, which raises the engine's own error or gives its exact result.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from chaingrad.engine import Op
+from chaingrad.engine import Op, ops
 
 from .codegen import make_runner
 from .program import Program
 from .python_backend import needs_grad
 
-# Elementwise ops: forward expression, and each operand's gradient contribution.
-# {a} {b}: operands, {y}: the result, {g}: the upstream gradient.
-_ELEMENTWISE: dict[str, tuple[str, tuple[str, ...]]] = {
-    "add": ("{a} + {b}", ("{g}", "{g}")),
-    "sub": ("{a} - {b}", ("{g}", "-{g}")),
-    "mul": ("{a} * {b}", ("{b} * {g}", "{a} * {g}")),
-    "div": ("{a} / {b}", ("{g} / {b}", "-{y} / {b} * {g}")),
-    "neg": ("-{a}", ("-{g}",)),
-    "exp": ("np.exp({a})", ("{y} * {g}",)),
-    "log": ("np.log({a})", ("{g} / {a}",)),
-    "sqrt": ("np.sqrt({a})", ("0.5 / {y} * {g}",)),
-    "tanh": ("np.tanh({a})", ("(1.0 - {y} * {y}) * {g}",)),
-    "sigmoid": ("_sigmoid({a})", ("{y} * (1.0 - {y}) * {g}",)),
-    "softplus": ("_softplus({a})", ("_sigmoid({a}) * {g}",)),
-    "relu": ("np.maximum({a}, 0.0)", ("np.heaviside({a}, 0.0) * {g}",)),
-    "abs": ("np.abs({a})", ("np.sign({a}) * {g}",)),
-    "sin": ("np.sin({a})", ("np.cos({a}) * {g}",)),
-    "cos": ("np.cos({a})", ("-np.sin({a}) * {g}",)),
-}
+# --- the rules: how each op becomes array code ----------------------------------------
+#
+# One table, keyed by op (a parametric op's family covers all its constants).
+# A rule emits the code of one group (nodes of one op at one level). Every op
+# without a rule, a user's own op included, gets the generic rule: its own
+# forward called member by member, the local derivatives it returns gathered
+# into an array for the backward pass (right for any op, not fast). The rules
+# below are the faster forms of the ops networks are made of.
 
 
-# Ops whose forward is one ufunc: written straight into the group's slots of V.
-_UFUNCS = {
-    "add": "np.add({a}, {b}",
-    "sub": "np.subtract({a}, {b}",
-    "mul": "np.multiply({a}, {b}",
-    "div": "np.divide({a}, {b}",
-    "neg": "np.negative({a}",
-    "exp": "np.exp({a}",
-    "log": "np.log({a}",
-    "sqrt": "np.sqrt({a}",
-    "tanh": "np.tanh({a}",
-    "relu": "np.maximum({a}, 0.0",
-    "abs": "np.absolute({a}",
-    "sin": "np.sin({a}",
-    "cos": "np.cos({a}",
+class Rule:
+    """How a group of nodes of one op is computed and differentiated."""
+
+    def operand(self, arity: int, j: int) -> int:
+        """Which operand of the group a node's parent ``j`` feeds (for handing gradients)."""
+        return j
+
+    def emit(self, backend: NumpyBackend, op: Op, nodes: list[int], start: int) -> int:
+        """Emit the group's code; its nodes get slots from ``start``; returns the next free slot."""
+        backend._place(nodes, start)
+        self.emit_placed(backend, op, nodes, start)
+        return start + len(nodes)
+
+    def emit_placed(self, backend: NumpyBackend, op: Op, nodes: list[int], start: int) -> None:
+        raise NotImplementedError
+
+
+class Generic(Rule):
+    """Any op: its own forward, member by member (correct, not fast)."""
+
+    def operand(self, arity: int, j: int) -> int:
+        return 0  # the members' operands are read as one matrix
+
+    def emit_placed(self, backend: NumpyBackend, op: Op, nodes: list[int], start: int) -> None:
+        backend._emit_generic(op, nodes, start)
+
+
+GENERIC = Generic()
+
+
+class Elementwise(Rule):
+    """An op on aligned operands: a forward expression and one gradient term per input.
+
+    ``{a}``, ``{b}``: the operands, ``{y}``: the result, ``{g}``: the upstream
+    gradient. ``ufunc`` (``"np.tanh({a}"``) writes the result straight into V.
+    """
+
+    def __init__(self, forward: str, grads: tuple[str, ...], ufunc: str | None = None) -> None:
+        self.forward = forward
+        self.grads = grads
+        self.ufunc = ufunc
+
+    def emit_placed(self, backend: NumpyBackend, op: Op, nodes: list[int], start: int) -> None:
+        backend._emit_elementwise(op, nodes, start, self)
+
+
+class Family(Rule):
+    """A parametric op: ``pick(op)`` gives the elementwise rule for its constant (or None)."""
+
+    def __init__(self, pick: Callable[[Op], Elementwise | None]) -> None:
+        self.pick = pick
+
+    def emit_placed(self, backend: NumpyBackend, op: Op, nodes: list[int], start: int) -> None:
+        (self.pick(op) or GENERIC).emit_placed(backend, op, nodes, start)
+
+
+RULES: dict[Op, Rule] = {
+    ops.ADD: Elementwise("{a} + {b}", ("{g}", "{g}"), "np.add({a}, {b}"),
+    ops.SUB: Elementwise("{a} - {b}", ("{g}", "-{g}"), "np.subtract({a}, {b}"),
+    ops.MUL: Elementwise("{a} * {b}", ("{b} * {g}", "{a} * {g}"), "np.multiply({a}, {b}"),
+    ops.DIV: Elementwise("{a} / {b}", ("{g} / {b}", "-{y} / {b} * {g}"), "np.divide({a}, {b}"),
+    ops.NEG: Elementwise("-{a}", ("-{g}",), "np.negative({a}"),
+    ops.EXP: Elementwise("np.exp({a})", ("{y} * {g}",), "np.exp({a}"),
+    ops.LOG: Elementwise("np.log({a})", ("{g} / {a}",), "np.log({a}"),
+    ops.SQRT: Elementwise("np.sqrt({a})", ("0.5 / {y} * {g}",), "np.sqrt({a}"),
+    ops.TANH: Elementwise("np.tanh({a})", ("(1.0 - {y} * {y}) * {g}",), "np.tanh({a}"),
+    ops.SIGMOID: Elementwise("_sigmoid({a})", ("{y} * (1.0 - {y}) * {g}",)),
+    ops.SOFTPLUS: Elementwise("_softplus({a})", ("_sigmoid({a}) * {g}",)),
+    ops.RELU: Elementwise(
+        "np.maximum({a}, 0.0)", ("np.heaviside({a}, 0.0) * {g}",), "np.maximum({a}, 0.0"
+    ),
+    ops.ABS: Elementwise("np.abs({a})", ("np.sign({a}) * {g}",), "np.absolute({a}"),
+    ops.SIN: Elementwise("np.sin({a})", ("np.cos({a}) * {g}",), "np.sin({a}"),
+    ops.COS: Elementwise("np.cos({a})", ("-np.sin({a}) * {g}",), "np.cos({a}"),
 }
 
 
@@ -97,37 +148,142 @@ def _softplus(x: Any) -> Any:
     return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
 
 
-def _elementwise_rule(op: Op) -> tuple[str, tuple[str, ...]] | None:
-    if op.name in _ELEMENTWISE:
-        return _ELEMENTWISE[op.name]
-    if op.name == "pow_const":
-        k = float(op.param)  # type: ignore[arg-type]
-        if k == 0.0:
-            return ("np.ones_like({a})", ("0.0 * {g}",))
-        if k == 1.0:
-            return ("{a} * 1.0", ("{g}",))
-        if k == 2.0:
-            return ("{a} * {a}", ("2.0 * {a} * {g}",))
-        return (f"{{a}} ** {k!r}", (f"{k!r} * {{a}} ** {k - 1.0!r} * {{g}}",))
-    if op.name == "leaky_relu":
-        alpha = float(op.param)  # type: ignore[arg-type]
-        return (
-            f"np.where({{a}} > 0.0, {{a}}, {alpha!r} * {{a}})",
-            (f"np.where({{a}} > 0.0, 1.0, {alpha!r}) * {{g}}",),
-        )
+def _power(op: Op) -> Elementwise:
+    k = float(op.param)  # type: ignore[arg-type]
+    if k == 0.0:
+        return Elementwise("np.ones_like({a})", ("0.0 * {g}",))
+    if k == 1.0:
+        return Elementwise("{a} * 1.0", ("{g}",))
+    if k == 2.0:
+        return Elementwise("{a} * {a}", ("2.0 * {a} * {g}",), "np.multiply({a}, {a}")
+    return Elementwise(f"{{a}} ** {k!r}", (f"{k!r} * {{a}} ** {k - 1.0!r} * {{g}}",))
+
+
+def _leaky_relu(op: Op) -> Elementwise:
+    alpha = float(op.param)  # type: ignore[arg-type]
+    return Elementwise(
+        f"np.where({{a}} > 0.0, {{a}}, {alpha!r} * {{a}})",
+        (f"np.where({{a}} > 0.0, 1.0, {alpha!r}) * {{g}}",),
+    )
+
+
+RULES[ops.POW_CONST] = Family(_power)
+RULES[ops.LEAKY_RELU] = Family(_leaky_relu)
+
+
+class Reduction(Rule):
+    """sum, logsumexp, max and take: one row of operands per member, reduced along it.
+
+    ``forward(group)`` appends the lines computing ``group.y`` from the rows
+    ``group.x`` and returns the variable of each row's chosen column (max,
+    take) or None; ``backward(group, g, back)`` adds the rows' gradients.
+    ``first`` is the first parent in the rows (take's index comes before).
+    """
+
+    def __init__(
+        self,
+        forward: Callable[[_Group], str | None],
+        backward: Callable[[_Group, str, list[str]], None] | None = None,
+        first: int = 0,
+    ) -> None:
+        self.forward = forward
+        self.backward = backward
+        self.first = first
+
+    def operand(self, arity: int, j: int) -> int:
+        return 0 if j >= self.first else 1 + j  # the rows, or what comes before them
+
+    def emit_placed(self, backend: NumpyBackend, op: Op, nodes: list[int], start: int) -> None:
+        backend._emit_reduction(op, nodes, start, self)
+
+
+class _Group:
+    """What a reduction rule writes with: the rows read, the result, the lines so far."""
+
+    def __init__(
+        self, backend: NumpyBackend, nodes: list[int], g_id: int, gather: _Gather, rows: str
+    ) -> None:
+        self.backend = backend
+        self.code = backend.code
+        self.nodes = nodes
+        self.g_id = g_id
+        self.gather = gather  # the rows' slots
+        self.x = f"a{g_id}"
+        self.y = f"y{g_id}"
+        self.rows = rows  # an array 0..size-1, to pick one column per row
+        self.chosen: str | None = None
+
+
+def _sum_forward(group: _Group) -> str | None:
+    group.code.forward.append(f"{group.y} = {group.x}.sum(1)")
     return None
 
 
-def _operand(op: Op, arity: int, j: int) -> int:
-    """Which operand of a group parent ``j`` feeds: a dot's weights (0) or inputs (1), a
-    take's index (0) or candidates (1), a row reduction's row (0), else ``j`` itself."""
-    if op.name == "dot":
-        return 0 if j < arity // 2 else 1
-    if op.name == "take":
-        return 0 if j == 0 else 1
-    if op.arity is None:
-        return 0
-    return j
+def _sum_backward(group: _Group, g: str, back: list[str]) -> None:
+    group.gather.add_grad(f"{g}[:, None]", back, full=False)
+
+
+def _logsumexp_forward(group: _Group) -> str | None:
+    x, y, m = group.x, group.y, f"m{group.g_id}"
+    group.code.forward.append(f"{m} = {x}.max(1, keepdims=True)")
+    group.code.forward.append(
+        f"{y} = ({m} + np.log(np.exp({x} - {m}).sum(1, keepdims=True)))[:, 0]"
+    )
+    return None
+
+
+def _logsumexp_backward(group: _Group, g: str, back: list[str]) -> None:
+    group.backend._hand_over(group.g_id, 0, group.gather)
+    group.gather.add_grad(f"np.exp({group.x} - {group.y}[:, None]) * {g}[:, None]", back)
+
+
+def _max_forward(group: _Group) -> str | None:
+    chosen = f"k{group.g_id}"
+    group.code.forward.append(f"{chosen} = {group.x}.argmax(1)")
+    group.code.forward.append(f"{group.y} = {group.x}[{group.rows}, {chosen}]")
+    return chosen
+
+
+def _take_forward(group: _Group) -> str | None:
+    # The index is an input of the program, checked on every call.
+    backend, code, g_id = group.backend, group.code, group.g_id
+    size = len(group.nodes)
+    index = _Gather(code, backend._operand_slots(group.nodes, 0), (size,), broadcast=False)
+    chosen = f"k{g_id}"
+    n = len(backend.program.parents[group.nodes[0]]) - 1
+    f = code.forward
+    f.append(f"i{g_id} = {index.read()}")
+    f.append(f"{chosen} = i{g_id}.astype(np.int64)")
+    f.append(
+        f"if not (({chosen} == i{g_id}) & ({chosen} >= 0) & ({chosen} < {n})).all(): "
+        f"_bad_index(i{g_id}, {n}, {code.array('NAMES', backend._index_names(group.nodes))})"
+    )
+    f.append(f"{group.y} = {group.x}[{group.rows}, {chosen}]")
+    return chosen
+
+
+RULES[ops.SUM] = Reduction(_sum_forward, _sum_backward)
+RULES[ops.LOGSUMEXP] = Reduction(_logsumexp_forward, _logsumexp_backward)
+RULES[ops.MAX] = Reduction(_max_forward)  # backward: the winner of each row gets it
+RULES[ops.TAKE] = Reduction(_take_forward, first=1)
+
+
+class Dot(Rule):
+    """dot: a matrix product when weight and input rows form a grid (see the module)."""
+
+    def operand(self, arity: int, j: int) -> int:
+        return 0 if j < arity // 2 else 1  # the weights, or the inputs
+
+    def emit(self, backend: NumpyBackend, op: Op, nodes: list[int], start: int) -> int:
+        return backend._emit_dot(op, nodes, start)
+
+
+RULES[ops.DOT] = Dot()
+
+
+def rule_for(op: Op) -> Rule:
+    """The op's rule in this backend's table (by op, then by family), else the generic one."""
+    return RULES.get(op) or RULES.get(op.family) or GENERIC
 
 
 def _is_range(idx: np.ndarray) -> bool:
@@ -320,7 +476,7 @@ class NumpyBackend:
                 for j, p in enumerate(parents):
                     uses[p] += 1
                     if p in group_of:
-                        readers[group_of[p]].add((g, _operand(op, len(parents), j)))
+                        readers[group_of[p]].add((g, rule_for(op).operand(len(parents), j)))
         for i in (program.output, *program.aux):
             uses[i] += 2  # returned: their gradient is seeded, not handed over
         self.sole_reader: dict[int, tuple[int, int]] = {}
@@ -370,13 +526,13 @@ class NumpyBackend:
         # penalty's over every parameter, must not decide the layout), then operand
         # columns of the other groups (biases), then whatever is left.
         for op, nodes in self.groups:
-            if op.name == "dot" and len(nodes) > 1:
+            if op is ops.DOT and len(nodes) > 1:
                 n = len(parents[nodes[0]]) // 2
                 for row in dict.fromkeys(tuple(parents[i][:n]) for i in nodes):
                     if all(p < n_params for p in row):
                         place(list(row))
         for op, nodes in self.groups:
-            if op.name != "dot":
+            if op is not ops.DOT:
                 for j in range(len(parents[nodes[0]])):
                     place([parents[i][j] for i in nodes])
         place(list(range(n_params)))
@@ -428,22 +584,15 @@ class NumpyBackend:
         return "\n".join(header + body + back + tail) + "\n"
 
     def _emit_group(self, op: Op, nodes: list[int], start: int) -> int:
+        return rule_for(op).emit(self, op, nodes, start)
+
+    def _place(self, nodes: list[int], start: int) -> None:
+        """Slots from ``start`` for a group, its members in the order of their operands'
+        slots: chains of elementwise ops then read their operands as slices."""
         program = self.program
-        if op.name == "dot":
-            return self._emit_dot(op, nodes, start)
-        # Members in the order of their operands' slots: chains of elementwise ops
-        # then read their operands as slices.
         nodes.sort(key=lambda i: tuple(self.slot[p] for p in program.parents[i]))
         for k, node in enumerate(nodes):
             self.slot[node] = start + k
-        size = len(nodes)
-        if op.arity is not None and _elementwise_rule(op) is not None:
-            self._emit_elementwise(op, nodes, start)
-        elif op.name in ("sum", "logsumexp", "max", "take"):
-            self._emit_reduction(op, nodes, start)
-        else:
-            self._emit_generic(op, nodes, start)
-        return start + size
 
     def _slots(self, nodes: list[int], first: int = 0, stop: int | None = None) -> Any:
         """The V slots of parents ``first:stop`` of each member: one row per member."""
@@ -476,12 +625,10 @@ class NumpyBackend:
                     return shape
         return (size,)
 
-    def _emit_elementwise(self, op: Op, nodes: list[int], start: int) -> None:
+    def _emit_elementwise(self, op: Op, nodes: list[int], start: int, rule: Elementwise) -> None:
         program = self.program
         code = self.code
-        rule = _elementwise_rule(op)
-        assert rule is not None
-        forward, grads = rule
+        forward, grads = rule.forward, rule.grads
         g_id = len(code.backward)
         columns = [self._operand_slots(nodes, j) for j in range(len(program.parents[nodes[0]]))]
         shape = self._group_shape(columns)
@@ -496,9 +643,7 @@ class NumpyBackend:
         target = f"V[{start}:{start + size}]"
         if len(shape) == 2:
             target += f".reshape{shape}"
-        ufunc = _UFUNCS.get(op.name)
-        if op.name == "pow_const" and op.param == 2.0:
-            ufunc = "np.multiply({a}, {a}"
+        ufunc = rule.ufunc
         if ufunc is not None:
             code.forward.append(f"{y} = {ufunc.format(**names)}, out={target})")
         else:
@@ -520,53 +665,24 @@ class NumpyBackend:
                 gather.add_grad(term, back)
         code.backward.append(back)
 
-    def _emit_reduction(self, op: Op, nodes: list[int], start: int) -> None:
-        """sum, logsumexp, max and take: one row of operands per member."""
-        program = self.program
+    def _emit_reduction(self, op: Op, nodes: list[int], start: int, rule: Reduction) -> None:
+        """One row of operands per member, reduced by the rule."""
         code = self.code
         g_id = len(code.backward)
         size = len(nodes)
-        arity = len(program.parents[nodes[0]])
-        first = 1 if op.name == "take" else 0
-        matrix = self._slots(nodes, first)
+        matrix = self._slots(nodes, rule.first)
         gather = _Gather(code, matrix, matrix.shape, broadcast=False)
-        x = f"a{g_id}"
-        y = f"y{g_id}"
-        f = code.forward
-        f.append(f"{x} = {gather.read()}")
-        rows = code.array("ROWS", np.arange(size))
-        chosen = None
-        if op.name == "sum":
-            f.append(f"{y} = {x}.sum(1)")
-        elif op.name == "logsumexp":
-            f.append(f"m{g_id} = {x}.max(1, keepdims=True)")
-            f.append(f"{y} = (m{g_id} + np.log(np.exp({x} - m{g_id}).sum(1, keepdims=True)))[:, 0]")
-        elif op.name == "max":
-            chosen = f"k{g_id}"
-            f.append(f"{chosen} = {x}.argmax(1)")
-            f.append(f"{y} = {x}[{rows}, {chosen}]")
-        else:  # take: the index is an input of the program, checked on every call
-            index = _Gather(code, self._operand_slots(nodes, 0), (size,), broadcast=False)
-            chosen = f"k{g_id}"
-            n = arity - 1
-            f.append(f"i{g_id} = {index.read()}")
-            f.append(f"{chosen} = i{g_id}.astype(np.int64)")
-            f.append(
-                f"if not (({chosen} == i{g_id}) & ({chosen} >= 0) & ({chosen} < {n})).all(): "
-                f"_bad_index(i{g_id}, {n}, {code.array('NAMES', self._index_names(nodes))})"
-            )
-            f.append(f"{y} = {x}[{rows}, {chosen}]")
-        f.append(f"V[{start}:{start + size}] = {y}")
+        group = _Group(self, nodes, g_id, gather, code.array("ROWS", np.arange(size)))
+        code.forward.append(f"{group.x} = {gather.read()}")
+        chosen = rule.forward(group)
+        code.forward.append(f"V[{start}:{start + size}] = {group.y}")
         back: list[str] = []
         if any(self.needed[i] for i in nodes):
             g = self._read_gy(g_id, back, start, size, (size,))
-            if op.name == "sum":
-                gather.add_grad(f"{g}[:, None]", back, full=False)
-            elif op.name == "logsumexp":
-                self._hand_over(g_id, 0, gather)
-                gather.add_grad(f"np.exp({x} - {y}[:, None]) * {g}[:, None]", back)
+            if rule.backward is not None:
+                rule.backward(group, g, back)
             else:
-                self._scatter_chosen(gather, matrix, rows, chosen, g, back)
+                self._scatter_chosen(gather, matrix, group.rows, chosen, g, back)
         code.backward.append(back)
 
     def _index_names(self, nodes: list[int]) -> list[str]:

@@ -34,6 +34,7 @@ from typing import Any
 
 from chaingrad.engine import Op, Value
 from chaingrad.engine.autodiff import toposort
+from chaingrad.engine.closures import ClosureOp
 
 from .tracing import Trace, TracingError
 
@@ -331,6 +332,13 @@ def build(
                     f"({node!r}, made by {node._rule.name if node._rule else '?'}); its number "
                     "and graph come from outside the step, so a replay could not recompute "
                     "it. Compute it inside the jitted function, or pass its number as an input."
+                )
+            if isinstance(node._rule, ClosureOp):
+                raise TracingError(
+                    f"chaingrad.jit: the step uses an op made micrograd's way ({node!r}, "
+                    f"op {node._rule.symbol!r}: Value(data, _children, _op) with a _backward "
+                    "closure); a closure gives numbers for one call and no forward to replay. "
+                    "Define the op with chaingrad.op, which compiles as it is."
                 )
             op_nodes.append(node)
         elif node in inputs:

@@ -28,27 +28,141 @@ import math
 import operator
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-from chaingrad.engine import Op
+from chaingrad.engine import Op, ops
 
 from .codegen import CHUNK_LINES, make_runner
 from .program import CONST, OP, PARAM, Program
 
 FREE, SHARED = -1, -2  # node regions besides sample indices >= 0
 
-# Ops written inline; every other op calls its own forward (exact and with its errors).
-_INLINE = {"add", "sub", "mul", "neg", "dot", "sum", "relu", "tanh"}
+
+# --- the rules: how each op is written as Python ------------------------------------
+#
+# One table, keyed by op (a parametric op's family covers all its constants): a
+# rule writes the line that computes a node and, for the backward pass, one
+# term ``d node / d parent * g`` per parent. Every op without a rule here,
+# a user's own op included, gets the generic rule: a call of its own forward,
+# which returns the value and the local derivatives exactly as eager mode does
+# (with its errors). The rules below only save that call for the most common ops.
 
 
-def _inline_power(op: Op) -> bool:
-    # x ** k for a whole k >= 1 can raise nothing, so it is written as an expression.
-    return (
-        op.name == "pow_const"
-        and op.param is not None
-        and float(op.param).is_integer()
-        and 1 <= op.param <= 16
-    )
+class Site:
+    """A node as its rule sees it: the names of its value, inputs and local derivatives."""
+
+    def __init__(self, op: Op, out: str, args: list[str], local: str, ns: dict[str, Any]) -> None:
+        self.op = op
+        self.out = out  # the variable holding the node's value
+        self.args = args  # its inputs (variables or number literals)
+        self.local = local  # the generic rule's variable of local derivatives
+        self.ns = ns  # the generated code's globals: a rule may put a function there
+
+
+class Rule(NamedTuple):
+    """``forward(site)``: the line computing the node; ``grads(site, g)``: one term per input.
+
+    ``when(op)`` may decline an op of the family (the generic rule is used);
+    ``finite_slopes``: the local derivatives are finite wherever the value is
+    (so a gradient of 0 contributes exact zeros and may be skipped).
+    """
+
+    forward: Callable[[Site], str]
+    grads: Callable[[Site, str], list[str]]
+    when: Callable[[Op], bool] | None = None
+    finite_slopes: bool = False
+
+
+def _generic_forward(site: Site) -> str:
+    fn = f"{site.op.name}_{id(site.op):x}"
+    site.ns[fn] = site.op.forward
+    return f"{site.out}, {site.local} = {fn}({', '.join(site.args)})"
+
+
+def _generic_grads(site: Site, g: str) -> list[str]:
+    return [f"{site.local}[{k}] * {g}" for k in range(len(site.args))]
+
+
+GENERIC = Rule(_generic_forward, _generic_grads)
+
+RULES: dict[Op, Rule] = {
+    ops.ADD: Rule(lambda s: f"{s.out} = {s.args[0]} + {s.args[1]}", lambda s, g: [g, g]),
+    ops.SUB: Rule(lambda s: f"{s.out} = {s.args[0]} - {s.args[1]}", lambda s, g: [g, f"-{g}"]),
+    ops.MUL: Rule(
+        lambda s: f"{s.out} = {s.args[0]} * {s.args[1]}",
+        lambda s, g: [f"{s.args[1]} * {g}", f"{s.args[0]} * {g}"],
+    ),
+    ops.NEG: Rule(lambda s: f"{s.out} = -{s.args[0]}", lambda s, g: [f"-{g}"]),
+    ops.SUM: Rule(
+        lambda s: f"{s.out} = {' + '.join(s.args)}",
+        lambda s, g: [g] * len(s.args),
+        finite_slopes=True,
+    ),
+    # Ops called through their forward, but whose zero gradients may be skipped.
+    ops.MAX: GENERIC._replace(finite_slopes=True),
+    ops.TAKE: GENERIC._replace(finite_slopes=True),
+    ops.LOGSUMEXP: GENERIC._replace(finite_slopes=True),
+}
+
+
+def _dot_forward(site: Site) -> str:
+    n = len(site.args) // 2
+    return f"{site.out} = {' + '.join(f'{site.args[k]} * {site.args[n + k]}' for k in range(n))}"
+
+
+def _dot_grads(site: Site, g: str) -> list[str]:
+    args, n = site.args, len(site.args) // 2
+    return [f"{args[n + k]} * {g}" for k in range(n)] + [f"{args[k]} * {g}" for k in range(n)]
+
+
+RULES[ops.DOT] = Rule(_dot_forward, _dot_grads, finite_slopes=True)
+
+
+def _relu_grads(site: Site, g: str) -> list[str]:
+    # The output tells the same as the input (> 0, <= 0 or nan), and is the value
+    # the next op reads anyway, so the backward pass keeps one number, not two.
+    a = site.out
+    return [f"({g} if {a} > 0.0 else 0.0 * {g} if {a} <= 0.0 else nan * {g})"]
+
+
+RULES[ops.RELU] = Rule(
+    lambda s: f"{s.out} = 0.0 if {s.args[0]} <= 0.0 else {s.args[0]}",  # nan stays nan
+    _relu_grads,
+)
+
+
+def _tanh_forward(site: Site) -> str:
+    site.ns["tanh"] = math.tanh
+    return f"{site.out} = tanh({site.args[0]})"
+
+
+RULES[ops.TANH] = Rule(_tanh_forward, lambda s, g: [f"(1.0 - {s.out} * {s.out}) * {g}"])
+
+
+def _small_whole_power(op: Op) -> bool:
+    # x ** k for a whole k in 1..16 can raise nothing, so it is written as an expression.
+    return op.param is not None and float(op.param).is_integer() and 1 <= op.param <= 16
+
+
+def _power_grads(site: Site, g: str) -> list[str]:
+    k = float(site.op.param)  # type: ignore[arg-type]
+    slope = "1.0" if k == 1.0 else f"{k!r} * {site.args[0]} ** {k - 1.0!r}"
+    return [f"{slope} * {g}"]
+
+
+RULES[ops.POW_CONST] = Rule(
+    lambda s: f"{s.out} = {s.args[0]} ** {float(s.op.param)!r}",  # type: ignore[arg-type]
+    _power_grads,
+    when=_small_whole_power,
+)
+
+
+def rule_for(op: Op) -> Rule:
+    """The op's rule in this backend's table (by op, then by family), else the generic one."""
+    rule = RULES.get(op) or RULES.get(op.family)
+    if rule is None or (rule.when is not None and not rule.when(op)):
+        return GENERIC
+    return rule
 
 
 class _Naming:
@@ -88,66 +202,22 @@ class _Naming:
         return f"L{i - self.program.first_op}"
 
 
-def _forward_line(program: Program, names: _Naming, i: int, ns: dict[str, Any]) -> str:
+def _site(program: Program, names: _Naming, i: int, ns: dict[str, Any]) -> Site:
     op = program.ops[i]
     assert op is not None
     args = [names.value(p) for p in program.parents[i]]
-    out = names.value(i)
-    name = op.name
-    if name == "add":
-        return f"{out} = {args[0]} + {args[1]}"
-    if name == "sub":
-        return f"{out} = {args[0]} - {args[1]}"
-    if name == "mul":
-        return f"{out} = {args[0]} * {args[1]}"
-    if name == "neg":
-        return f"{out} = -{args[0]}"
-    if name == "sum":
-        return f"{out} = {' + '.join(args)}"
-    if name == "dot":
-        n = len(args) // 2
-        return f"{out} = {' + '.join(f'{args[k]} * {args[n + k]}' for k in range(n))}"
-    if name == "relu":
-        return f"{out} = 0.0 if {args[0]} <= 0.0 else {args[0]}"  # nan stays nan, as the rule
-    if name == "tanh":
-        return f"{out} = tanh({args[0]})"
-    if _inline_power(op):
-        return f"{out} = {args[0]} ** {float(op.param)!r}"  # type: ignore[arg-type]
-    fn = f"{name}_{id(op):x}"
-    ns[fn] = op.forward
-    return f"{out}, {names.local(i)} = {fn}({', '.join(args)})"
+    return Site(op, names.value(i), args, names.local(i), ns)
+
+
+def _forward_line(program: Program, names: _Naming, i: int, ns: dict[str, Any]) -> str:
+    site = _site(program, names, i, ns)
+    return rule_for(site.op).forward(site)
 
 
 def _grad_terms(program: Program, names: _Naming, i: int, g: str) -> list[str]:
     """``d node / d parent * g`` for each parent, computed as the engine's backward does."""
-    op = program.ops[i]
-    assert op is not None
-    args = [names.value(p) for p in program.parents[i]]
-    name = op.name
-    if name == "add" or name == "sum":
-        return [g] * len(args)
-    if name == "sub":
-        return [g, f"-{g}"]
-    if name == "mul":
-        return [f"{args[1]} * {g}", f"{args[0]} * {g}"]
-    if name == "neg":
-        return [f"-{g}"]
-    if name == "dot":
-        n = len(args) // 2
-        return [f"{args[n + k]} * {g}" for k in range(n)] + [f"{args[k]} * {g}" for k in range(n)]
-    if name == "relu":
-        # The output tells the same as the input (> 0, <= 0 or nan), and is the value
-        # the next op reads anyway, so the backward pass keeps one number, not two.
-        a = names.value(i)
-        return [f"({g} if {a} > 0.0 else 0.0 * {g} if {a} <= 0.0 else nan * {g})"]
-    if name == "tanh":
-        out = names.value(i)
-        return [f"(1.0 - {out} * {out}) * {g}"]
-    if _inline_power(op):
-        k = float(op.param)  # type: ignore[arg-type]
-        slope = "1.0" if k == 1.0 else f"{k!r} * {args[0]} ** {k - 1.0!r}"
-        return [f"{slope} * {g}"]
-    return [f"{names.local(i)}[{k}] * {g}" for k in range(len(args))]
+    site = _site(program, names, i, {})
+    return rule_for(site.op).grads(site, g)
 
 
 def needs_grad(program: Program) -> list[bool]:
@@ -183,7 +253,6 @@ def _emit_forward(
 # gradient is 0 (a dead ReLU upstream, a max's loser, a take's other rows); only
 # for ops whose local derivatives are finite wherever their value is.
 SKIP_ZERO_GRADIENT = 4
-_FINITE_SLOPES = {"dot", "sum", "max", "take", "logsumexp"}
 
 
 def _emit_backward(
@@ -222,7 +291,7 @@ def _emit_backward(
                 assigned.add(parent)
                 created.append(parent)
         op = program.ops[i]
-        if len(lines) < SKIP_ZERO_GRADIENT or op is None or op.name not in _FINITE_SLOPES:
+        if len(lines) < SKIP_ZERO_GRADIENT or op is None or not rule_for(op).finite_slopes:
             for line in lines:
                 out(line)
             continue
@@ -294,7 +363,7 @@ class PythonBackend:
         self, program: Program, sample_of_slot: Sequence[int | None] | None = None
     ) -> None:
         self.program = program
-        namespace: dict[str, Any] = {"tanh": math.tanh, "nan": math.nan, "inf": math.inf}
+        namespace: dict[str, Any] = {"nan": math.nan, "inf": math.inf}
         template = None
         if sample_of_slot is not None:
             template = _Template.find(program, sample_of_slot)

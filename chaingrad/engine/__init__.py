@@ -1,4 +1,4 @@
-"""The autodiff engine: Value, the op rule table, backward, grad mode, checking.
+"""The autodiff engine: Value, ops and the rule table, backward, grad mode, checking.
 
 >>> from chaingrad.engine import Value, OPS
 >>> y = (Value(2.0) * 3).relu()
@@ -9,7 +9,8 @@
 from .autodiff import backward, grad, toposort
 from .check import GradcheckError, gradcheck, numerical_grad
 from .mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .ops import OPS, PARAMETRIC_OPS, Op
+from .op import Op, op
+from .ops import OPS, PARAMETRIC_OPS
 from .value import Constant, Value, dot, dots, logsumexp, max_of, sum_of, take
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "max_of",
     "no_grad",
     "numerical_grad",
+    "op",
     "set_grad_enabled",
     "sum_of",
     "take",

@@ -9,7 +9,7 @@ import contextlib
 import gc
 import threading
 from collections.abc import Iterator, Sequence
-from typing import Literal, overload
+from typing import Any, Literal, overload
 
 from .mode import enable_grad
 from .value import Value
@@ -103,8 +103,12 @@ def _backward(root: Value, grad: float) -> None:
     root.grad += grad
     for node in reversed(order):
         g = node.grad
+        local_grads = node._local_grads
+        if local_grads is None:  # made micrograd's way: its closure does this step
+            node._backward()
+            continue
         # d root/d parent += d node/d parent * d root/d node
-        for parent, local in zip(node._parents, node._local_grads):
+        for parent, local in zip(node._parents, local_grads):
             parent.grad += local * g
 
 
@@ -172,7 +176,7 @@ def _float_gradients(output: Value, order: list[Value]) -> dict[Value, float]:
         g = get(node)
         if g is None or not node._parents:
             continue
-        for parent, local in zip(node._parents, node._local_grads):
+        for parent, local in zip(node._parents, node.local_grads):
             grads[parent] = get(parent, 0.0) + local * g
     return grads
 
@@ -183,11 +187,9 @@ def _graph_gradients(output: Value, order: list[Value]) -> dict[Value, Value]:
     grads: dict[Value, Value] = {output: Value(1.0)}
     for node in reversed(order):
         g = grads.get(node)
-        rule = node._rule  # None exactly for leaves (no parents)
-        if g is None or rule is None:
+        if g is None or not node._parents:
             continue
-        locals_ = rule.graph_grads(node, *node._parents)
-        for parent, local in zip(node._parents, locals_):
+        for parent, local in zip(node._parents, _graph_local_grads(node)):
             if isinstance(local, Value):
                 contribution = local * g
             elif local == 1.0:
@@ -199,3 +201,25 @@ def _graph_gradients(output: Value, order: list[Value]) -> dict[Value, Value]:
             previous = grads.get(parent)
             grads[parent] = contribution if previous is None else previous + contribution
     return grads
+
+
+def _graph_local_grads(node: Value) -> tuple[Any, ...]:
+    """The node's local derivatives as Values (or exact constants), from its op's rule."""
+    rule = node._rule
+    assert rule is not None  # a node with parents has the op that made it
+    graph_grads = rule.graph_grads
+    if callable(graph_grads):
+        return graph_grads(node, *node._parents)
+    if graph_grads == "constant" and node._local_grads is not None:
+        return node._local_grads  # piecewise constant: forward's numbers are exact
+    if node._local_grads is None:
+        raise TypeError(
+            f"grad(create_graph=True): the op {rule.symbol!r} was made by a _backward "
+            "closure (micrograd's way), which gives numbers, not Values to differentiate "
+            "again; define it with chaingrad.op(..., graph_grads=...) for higher order"
+        )
+    raise TypeError(
+        f"grad(create_graph=True): op {rule.name!r} has no graph_grads, its derivative "
+        "written with Value operations; pass graph_grads=lambda out, *inputs: (...) to "
+        "chaingrad.op for second derivatives (first derivatives need nothing more)"
+    )

@@ -1,80 +1,45 @@
-"""The rule table: every primitive operation, its forward and its local derivatives.
+"""The engine's own ops: each one decorated forward, defined as a user's op is.
 
-Each op is defined once, here, as an :class:`Op` holding two functions:
-
-``forward(*xs) -> (out, local_grads)``
-    Works on plain floats. Returns the result and the local derivatives
-    ``d out / d x_i``, one per input, computed while the inputs are at hand.
-    ``backward`` later only multiplies them by the upstream gradient (the
-    chain rule), so no closure is stored per node.
-
-``graph_grads(out, *xs) -> local_grads``
-    The same derivatives written with Value operations (``out`` and ``xs`` are
-    Values). ``chaingrad.grad(..., create_graph=True)`` uses these to build the
-    gradient as a graph of its own, which can be differentiated again.
-    Entries may be plain numbers when the derivative is a constant.
-
-Adding an op is one entry below; ``tests/engine/test_ops.py`` walks ``OPS``
-and ``PARAMETRIC_OPS`` and gradient-checks every entry both ways.
+Every op below is made by :func:`chaingrad.op` (``engine/op.py`` says what an
+op is): a forward on floats that returns the result and the local
+derivatives, and ``graph_grads``, the derivative with Value operations for
+``grad(..., create_graph=True)`` (``"constant"`` where forward's numbers are
+exact to every order: piecewise-linear ops). ``OPS`` lists them by name and
+``PARAMETRIC_OPS`` the families with a constant; ``tests/engine/test_ops.py``
+walks both and gradient-checks every entry.
 
 >>> OPS["tanh"].forward(0.5)            # (tanh(0.5), (1 - tanh(0.5)**2,))
 (0.46211715726000974, (0.7864477329659274,))
 >>> OPS["max"].forward(1.0, 4.0, 2.0)   # the gradient goes to the winner only
 (4.0, (0.0, 1.0, 0.0))
+>>> PARAMETRIC_OPS["pow_const"].bind(2.0).symbol
+'**2'
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import operator
 from collections.abc import Callable
 from typing import Any
 
-Forward = Callable[..., "tuple[float, tuple[float, ...]]"]
-GraphGrads = Callable[..., "tuple[Any, ...]"]
-
-
-class Op:
-    """One primitive operation of the engine (see the module docstring)."""
-
-    __slots__ = ("name", "symbol", "arity", "forward", "graph_grads", "param")
-
-    def __init__(
-        self,
-        name: str,
-        symbol: str,
-        arity: int | None,
-        forward: Forward,
-        graph_grads: GraphGrads,
-        param: float | None = None,
-    ) -> None:
-        self.name = name  # stable identifier: "add", "pow_const", ...
-        self.symbol = symbol  # what a graph drawing shows: "+", "**2", "tanh"
-        self.arity = arity  # number of inputs; None for n-ary ops (sum, dot)
-        self.forward = forward
-        self.graph_grads = graph_grads
-        self.param = param  # the constant of a parametric op (exponent, slope)
-
-    def __repr__(self) -> str:
-        return f"Op({self.name!r}, symbol={self.symbol!r})"
-
-    def __str__(self) -> str:
-        return self.symbol
-
+from .op import GraphGrads, Op, op
 
 OPS: dict[str, Op] = {}
+PARAMETRIC_OPS: dict[str, Op] = {}  # families with a constant: PARAMETRIC_OPS[name].bind(c)
 
 
-def _register(name: str, symbol: str, arity: int | None, graph_grads: GraphGrads) -> Callable:
-    """Decorator: register ``forward`` under ``name`` with its graph derivative."""
+def _builtin(
+    name: str, graph_grads: GraphGrads | str | None, symbol: str | None = None
+) -> Callable[..., Op]:
+    """``chaingrad.op``, and the result listed in ``OPS`` (or ``PARAMETRIC_OPS``)."""
 
-    def wrap(forward: Forward) -> Op:
-        op = Op(name, symbol, arity, forward, graph_grads)
-        OPS[name] = op
-        return op
+    def define(forward: Callable[..., Any]) -> Op:
+        new = op(name, graph_grads, symbol=symbol)(forward)
+        (OPS if new.param_name is None else PARAMETRIC_OPS)[name] = new
+        return new
 
-    return wrap
+    return define
 
 
 # Shared constant local-gradient tuples: an addition allocates nothing for them.
@@ -92,23 +57,23 @@ def _domain_error(op: str, operand: Any, why: str) -> ValueError:
 # --- arithmetic ---------------------------------------------------------------
 
 
-@_register("add", "+", 2, lambda out, a, b: (1.0, 1.0))
+@_builtin("add", "constant", "+")
 def ADD(a: float, b: float) -> tuple[float, tuple[float, ...]]:
     return a + b, _ONE_ONE
 
 
-@_register("sub", "-", 2, lambda out, a, b: (1.0, -1.0))
+@_builtin("sub", "constant", "-")
 def SUB(a: float, b: float) -> tuple[float, tuple[float, ...]]:
     return a - b, _ONE_MINUS_ONE
 
 
-@_register("mul", "*", 2, lambda out, a, b: (b, a))
+@_builtin("mul", lambda out, a, b: (b, a), "*")
 def MUL(a: float, b: float) -> tuple[float, tuple[float, ...]]:
     # d(ab)/da = b, d(ab)/db = a: the existing floats are reused, nothing new is made.
     return a * b, (b, a)
 
 
-@_register("div", "/", 2, lambda out, a, b: (1.0 / b, -out / b))
+@_builtin("div", lambda out, a, b: (1.0 / b, -out / b), "/")
 def DIV(a: float, b: float) -> tuple[float, tuple[float, ...]]:
     if b == 0.0:
         raise ZeroDivisionError(f"div: division by zero ({a!r} / {b!r})")
@@ -117,7 +82,7 @@ def DIV(a: float, b: float) -> tuple[float, tuple[float, ...]]:
     return out, (1.0 / b, -out / b)
 
 
-@_register("neg", "neg", 1, lambda out, a: (-1.0,))
+@_builtin("neg", "constant")
 def NEG(a: float) -> tuple[float, tuple[float, ...]]:
     return -a, _MINUS_ONE
 
@@ -133,14 +98,30 @@ def _check_pow_domain(base: float, exponent: float) -> None:
         )
 
 
+def _power(base: float, exponent: float) -> float:
+    """``base ** exponent``, with an error naming pow when the result overflows a float."""
+    try:
+        # float ** float is typed Any (it may be complex); the domain check rules that out.
+        result: float = base**exponent
+    except OverflowError:
+        raise OverflowError(
+            f"pow: {base!r} ** {exponent!r} overflows a float (the largest is about 1.8e308); "
+            "scale the base down, or work with logarithms"
+        ) from None
+    return result
+
+
 def _pow_base_grad(base: float, exponent: float) -> float:
     """d base**exponent / d base = exponent * base**(exponent - 1), infinite slope at 0."""
     if exponent == 0.0:
         return 0.0
     if base == 0.0 and exponent < 1.0:
         return math.copysign(math.inf, exponent)  # e.g. sqrt's vertical tangent at 0
-    # float ** float is typed Any (it may be complex); the domain check rules that out.
-    slope: float = exponent * base ** (exponent - 1.0)
+    try:
+        slope: float = exponent * base ** (exponent - 1.0)
+    except OverflowError:  # the slope is beyond floats while the value is not (1e-300**-1)
+        odd = base < 0.0 and (exponent - 1.0) % 2.0 == 1.0
+        return math.copysign(math.inf, -exponent if odd else exponent)
     return slope
 
 
@@ -153,10 +134,10 @@ def _pow_graph_grads(out: Any, a: Any, b: Any) -> tuple[Any, ...]:
     return (b * a ** (b - 1.0), exponent_grad)
 
 
-@_register("pow", "**", 2, _pow_graph_grads)
+@_builtin("pow", _pow_graph_grads, "**")
 def POW(a: float, b: float) -> tuple[float, tuple[float, ...]]:
     _check_pow_domain(a, b)
-    out = a**b
+    out = _power(a, b)
     if a > 0.0:
         exponent_grad = out * math.log(a)
     else:
@@ -165,30 +146,25 @@ def POW(a: float, b: float) -> tuple[float, tuple[float, ...]]:
     return out, (_pow_base_grad(a, b), exponent_grad)
 
 
-@functools.lru_cache(maxsize=1024)
-def pow_const(exponent: float) -> Op:
-    """The op ``x ** exponent`` for a constant (non-Value) exponent, one Op per exponent."""
-    exponent = float(exponent)
+def _pow_const_graph_grads(out: Any, a: Any, *, exponent: float) -> tuple[Any, ...]:
+    if exponent == 0.0:
+        return (0.0,)
+    if a.data == 0.0 and exponent < 1.0:
+        return (_pow_base_grad(0.0, exponent),)  # vertical tangent: inf, as forward says
+    return (exponent * a ** (exponent - 1.0),)
 
-    def forward(a: float) -> tuple[float, tuple[float, ...]]:
-        _check_pow_domain(a, exponent)
-        return a**exponent, (_pow_base_grad(a, exponent),)
 
-    def graph_grads(out: Any, a: Any) -> tuple[Any, ...]:
-        if exponent == 0.0:
-            return (0.0,)
-        if a.data == 0.0 and exponent < 1.0:
-            return (_pow_base_grad(0.0, exponent),)  # vertical tangent: inf, as forward says
-        return (exponent * a ** (exponent - 1.0),)
-
-    shown = int(exponent) if exponent.is_integer() else exponent
-    return Op("pow_const", f"**{shown}", 1, forward, graph_grads, exponent)
+@_builtin("pow_const", _pow_const_graph_grads, "**{exponent}")
+def POW_CONST(a: float, *, exponent: float) -> tuple[float, tuple[float, ...]]:
+    """``x ** exponent`` for a constant (non-Value) exponent: one Op per exponent."""
+    _check_pow_domain(a, exponent)
+    return _power(a, exponent), (_pow_base_grad(a, exponent),)
 
 
 # --- elementary functions -------------------------------------------------------
 
 
-@_register("exp", "exp", 1, lambda out, a: (out,))
+@_builtin("exp", lambda out, a: (out,))
 def EXP(a: float) -> tuple[float, tuple[float, ...]]:
     try:
         out = math.exp(a)
@@ -200,14 +176,14 @@ def EXP(a: float) -> tuple[float, tuple[float, ...]]:
     return out, (out,)
 
 
-@_register("log", "log", 1, lambda out, a: (1.0 / a,))
+@_builtin("log", lambda out, a: (1.0 / a,))
 def LOG(a: float) -> tuple[float, tuple[float, ...]]:
     if a <= 0.0:
         raise _domain_error("log", a, "the operand must be > 0")
     return math.log(a), (1.0 / a,)
 
 
-@_register("sqrt", "sqrt", 1, lambda out, a: (0.5 / out if out.data else math.inf,))
+@_builtin("sqrt", lambda out, a: (0.5 / out if out.data else math.inf,))
 def SQRT(a: float) -> tuple[float, tuple[float, ...]]:
     if a < 0.0:
         raise _domain_error("sqrt", a, "the operand must be >= 0")
@@ -215,14 +191,14 @@ def SQRT(a: float) -> tuple[float, tuple[float, ...]]:
     return out, (0.5 / out if out else math.inf,)
 
 
-@_register("tanh", "tanh", 1, lambda out, a: (1.0 - out * out,))
+@_builtin("tanh", lambda out, a: (1.0 - out * out,))
 def TANH(a: float) -> tuple[float, tuple[float, ...]]:
     # math.tanh saturates to +-1.0 without overflow, so huge inputs are safe.
     t = math.tanh(a)
     return t, (1.0 - t * t,)
 
 
-@_register("sigmoid", "sigmoid", 1, lambda out, a: (out * (1.0 - out),))
+@_builtin("sigmoid", lambda out, a: (out * (1.0 - out),))
 def SIGMOID(a: float) -> tuple[float, tuple[float, ...]]:
     # Only ever exponentiate a non-positive number, so exp cannot overflow.
     if a >= 0.0:
@@ -236,24 +212,19 @@ def SIGMOID(a: float) -> tuple[float, tuple[float, ...]]:
 _NAN = (math.nan,)
 
 
-def _step(x: float) -> float:
-    """ReLU's derivative: 1 above 0, 0 at and below it (as PyTorch), nan for nan."""
-    return 1.0 if x > 0.0 else (0.0 if x <= 0.0 else math.nan)
-
-
 def _softplus(x: float) -> float:
     # log(1 + e^x) = x + log(1 + e^-x): pick the form whose exp cannot overflow.
     return x + math.log1p(math.exp(-x)) if x > 0.0 else math.log1p(math.exp(x))
 
 
-@_register("softplus", "softplus", 1, lambda out, a: (a.sigmoid(),))
+@_builtin("softplus", lambda out, a: (a.sigmoid(),))
 def SOFTPLUS(a: float) -> tuple[float, tuple[float, ...]]:
     # A smooth ReLU whose derivative is the sigmoid; one node, stable for any input.
     slope, _ = SIGMOID.forward(a)
     return _softplus(a), (slope,)
 
 
-@_register("relu", "ReLU", 1, lambda out, a: (_step(a.data),))
+@_builtin("relu", "constant", "ReLU")
 def RELU(a: float) -> tuple[float, tuple[float, ...]]:
     # The derivative at exactly 0 is taken as 0, as PyTorch does. A nan input
     # gives nan (not 0), so a diverged network shows it instead of hiding it.
@@ -264,24 +235,14 @@ def RELU(a: float) -> tuple[float, tuple[float, ...]]:
     return a, _NAN
 
 
-@functools.lru_cache(maxsize=256)
-def leaky_relu(alpha: float) -> Op:
-    """The op ``x if x > 0 else alpha * x``, one Op per slope ``alpha``."""
-    alpha = float(alpha)
-    alpha_grad = (alpha,)
-
-    def forward(a: float) -> tuple[float, tuple[float, ...]]:
-        if a > 0.0:
-            return a, _ONE
-        if a <= 0.0:
-            return alpha * a, alpha_grad
-        return a, _NAN  # nan stays nan
-
-    def graph_grads(out: Any, a: Any) -> tuple[Any, ...]:
-        x = a.data
-        return (1.0 if x > 0.0 else (alpha if x <= 0.0 else math.nan),)
-
-    return Op("leaky_relu", f"LeakyReLU({alpha:g})", 1, forward, graph_grads, alpha)
+@_builtin("leaky_relu", "constant", "LeakyReLU({alpha})")
+def LEAKY_RELU(a: float, *, alpha: float = 0.01) -> tuple[float, tuple[float, ...]]:
+    """``x if x > 0 else alpha * x``: one Op per slope ``alpha``."""
+    if a > 0.0:
+        return a, _ONE
+    if a <= 0.0:
+        return alpha * a, (alpha,)
+    return a, _NAN  # nan stays nan
 
 
 def _sign(x: float) -> float:
@@ -292,20 +253,26 @@ def _sign(x: float) -> float:
     return 0.0 if x == 0.0 else math.nan
 
 
-@_register("abs", "abs", 1, lambda out, a: (_sign(a.data),))
+@_builtin("abs", "constant")
 def ABS(a: float) -> tuple[float, tuple[float, ...]]:
     # Subgradient 0 at the kink, as PyTorch does.
     return abs(a), (_sign(a),)
 
 
-@_register("sin", "sin", 1, lambda out, a: (a.cos(),))
+@_builtin("sin", lambda out, a: (a.cos(),))
 def SIN(a: float) -> tuple[float, tuple[float, ...]]:
-    return math.sin(a), (math.cos(a),)
+    try:
+        return math.sin(a), (math.cos(a),)
+    except ValueError:  # math's bare "math domain error", for an infinite angle
+        raise _domain_error("sin", a, "the operand must be finite") from None
 
 
-@_register("cos", "cos", 1, lambda out, a: (-a.sin(),))
+@_builtin("cos", lambda out, a: (-a.sin(),))
 def COS(a: float) -> tuple[float, tuple[float, ...]]:
-    return math.cos(a), (-math.sin(a),)
+    try:
+        return math.cos(a), (-math.sin(a),)
+    except ValueError:
+        raise _domain_error("cos", a, "the operand must be finite") from None
 
 
 # --- many-input nodes ---------------------------------------------------------
@@ -322,7 +289,7 @@ def _ones(n: int) -> tuple[float, ...]:
     return _SHARED_ONES[n] if n <= 256 else (1.0,) * n
 
 
-@_register("sum", "sum", None, lambda out, *xs: _ones(len(xs)))
+@_builtin("sum", "constant")
 def SUM(*xs: float) -> tuple[float, tuple[float, ...]]:
     return sum(xs), _ones(len(xs))
 
@@ -332,7 +299,7 @@ def _dot_graph_grads(out: Any, *parents: Any) -> tuple[Any, ...]:
     return parents[n:] + parents[:n]
 
 
-@_register("dot", "dot", None, _dot_graph_grads)
+@_builtin("dot", _dot_graph_grads)
 def DOT(*ws_then_xs: float) -> tuple[float, tuple[float, ...]]:
     # Parents are (w_1..w_n, x_1..x_n); d/dw_i = x_i and d/dx_i = w_i.
     n = len(ws_then_xs) // 2
@@ -359,11 +326,7 @@ def _argmax(xs: tuple[float, ...]) -> int:
     return xs.index(best)
 
 
-def _max_graph_grads(out: Any, *xs: Any) -> tuple[Any, ...]:
-    return _one_hot(len(xs), _argmax(tuple(x.data for x in xs)))
-
-
-@_register("max", "max", None, _max_graph_grads)
+@_builtin("max", "constant")
 def MAX(*xs: float) -> tuple[float, tuple[float, ...]]:
     # The gradient goes to the winner only (the first one on a tie, as PyTorch's
     # max pooling): nudging a loser does not change the max.
@@ -375,7 +338,7 @@ def _logsumexp_graph_grads(out: Any, *xs: Any) -> tuple[Any, ...]:
     return tuple((x - out).exp() for x in xs)
 
 
-@_register("logsumexp", "logsumexp", None, _logsumexp_graph_grads)
+@_builtin("logsumexp", _logsumexp_graph_grads)
 def LOGSUMEXP(*xs: float) -> tuple[float, tuple[float, ...]]:
     # log(sum(exp(x_i))) = m + log(sum(exp(x_i - m))) with m the max: no exp
     # overflows. The derivative d/dx_i is exp(x_i - out), the softmax.
@@ -392,11 +355,7 @@ def LOGSUMEXP(*xs: float) -> tuple[float, tuple[float, ...]]:
     return m + math.log(total), tuple([w / total for w in weights])
 
 
-def _take_graph_grads(out: Any, index: Any, *xs: Any) -> tuple[Any, ...]:
-    return _one_hot(len(xs), int(index.data), offset=1)
-
-
-@_register("take", "take", None, _take_graph_grads)
+@_builtin("take", "constant")
 def TAKE(index: float, *xs: float) -> tuple[float, tuple[float, ...]]:
     # Parents are (index, x_0 .. x_{n-1}); the result is x_index. The index is an
     # input of the graph (a label, a token id), so a replayed graph reads the new
@@ -405,10 +364,3 @@ def TAKE(index: float, *xs: float) -> tuple[float, tuple[float, ...]]:
     if k != index or not 0 <= k < len(xs):
         raise _domain_error("take", index, f"the index must be a whole number in [0, {len(xs)})")
     return xs[k], _one_hot(len(xs), k, offset=1)
-
-
-# Parametric ops are families of Ops; tests instantiate them with these constants.
-PARAMETRIC_OPS: dict[str, Callable[[float], Op]] = {
-    "pow_const": pow_const,
-    "leaky_relu": leaky_relu,
-}

@@ -9,13 +9,12 @@ from __future__ import annotations
 import functools
 import numbers
 import operator
-import threading
-from collections.abc import Callable, Container, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from itertools import chain
 from typing import Any, TypeVar, cast
 
-from . import mode, ops
-from .ops import Op
+from . import closures, mode, ops, pickling
+from .op import Op
 
 Number = int | float
 
@@ -63,7 +62,14 @@ def _as_value(x: Any) -> Value | None:
     """A Value for the other operand of a binary op, or None if it is not a number."""
     kind = type(x)
     if kind is float or kind is int:  # the common case, before slower isinstance checks
-        return Constant(x)
+        # Constant(x) without the call of __init__: numbers in formulas are everywhere
+        out = _new(Constant)
+        out.data = x if kind is float else float(x)
+        out.grad = 0.0
+        out.label = ""
+        out._parents = out._local_grads = _EMPTY
+        out._rule = None
+        return out
     if isinstance(x, Value):
         return x
     if isinstance(x, numbers.Real):
@@ -147,7 +153,8 @@ class Value:
     #: A name for drawings and messages ("" for none).
     label: str
     _parents: tuple[Value, ...]
-    _local_grads: tuple[float, ...]
+    # None for a node made micrograd's way: its closure does the chain rule (closures.py)
+    _local_grads: tuple[float, ...] | None
     _rule: Op | None
     # Private aliases of the data and grad slots, for the engine's own reads (below the class).
     _data: float
@@ -156,16 +163,35 @@ class Value:
     # numpy scalars on the left (np.float64(2) * v) defer to Value's reflected ops.
     __array_ufunc__ = None
 
-    def __init__(self, data: float | numbers.Real, label: str = "") -> None:
+    def __init__(
+        self,
+        data: float | numbers.Real,
+        _children: Iterable[Value] | str = (),
+        _op: str = "",
+        label: str = "",
+    ) -> None:
+        """A leaf holding ``data``; ``label`` names it in drawings and messages.
+
+        ``_children`` and ``_op`` are micrograd's way of adding an op: the
+        node's parents and its symbol, with ``out._backward = closure`` set
+        next (see ``engine/closures.py``). ``Value(2.0, "a")``, a label in
+        second place, still names the leaf.
+        """
         self.data = data if type(data) is float else _to_float(data)
-        if type(label) is not str and not isinstance(label, str):
-            # caught here, not later as an AttributeError deep inside a drawing
-            raise TypeError(f"Value() label must be a str, got {type(label).__name__}")
         self.grad = 0.0
-        self.label = label
-        self._parents = _EMPTY
-        self._local_grads = _EMPTY
-        self._rule = None
+        if _children is _EMPTY:  # a leaf: the common case, kept to one test
+            if type(label) is not str and not isinstance(label, str):
+                # caught here, not later as an AttributeError deep inside a drawing
+                raise TypeError(f"Value() label must be a str, got {type(label).__name__}")
+            self.label = label
+            self._parents = _EMPTY
+            self._local_grads = _EMPTY
+            self._rule = None
+        elif type(_children) is str:  # Value(data, label): the signature before _children
+            Value.__init__(self, self.data, label=_children)
+        else:
+            Value.__init__(self, self.data, label=label)
+            closures.lecture_node(self, _children, _op)
 
     # --- reading the graph ------------------------------------------------------
 
@@ -176,8 +202,15 @@ class Value:
 
     @property
     def local_grads(self) -> tuple[float, ...]:
-        """``d self / d parent`` for each parent, computed in the forward pass."""
-        return self._local_grads
+        """``d self / d parent`` for each parent, computed in the forward pass.
+
+        For a node made micrograd's way they are read off its ``_backward``
+        closure (every ``.grad`` is left as it was).
+        """
+        local_grads = self._local_grads
+        if local_grads is None:
+            return closures.probe_local_grads(self)
+        return local_grads
 
     @property
     def op(self) -> Op | None:
@@ -280,8 +313,10 @@ class Value:
             data, local_grads = ops.POW.forward(self._data, exponent._data)
             return _record(data, (self, exponent), local_grads, ops.POW)
         if isinstance(exponent, numbers.Real):
-            op = ops.pow_const(float(exponent))
-            data, local_grads = op.forward(self._data)
+            exponent = float(exponent)
+            op = _POWERS.get(exponent) or ops.POW_CONST.bind(exponent)
+            # the family's own forward with the constant by keyword: no extra call
+            data, local_grads = _pow_const(self._data, exponent=exponent)
             return _record(data, (self,), local_grads, op)
         return NotImplemented
 
@@ -344,8 +379,9 @@ class Value:
 
     def leaky_relu(self, alpha: float = 0.01) -> Value:
         """``self`` if positive, else ``alpha * self``."""
-        op = ops.leaky_relu(float(alpha))
-        data, local_grads = op.forward(self._data)
+        alpha = float(alpha)
+        op = _SLOPES.get(alpha) or ops.LEAKY_RELU.bind(alpha)
+        data, local_grads = _leaky_relu(self._data, alpha=alpha)
         return _record(data, (self,), local_grads, op)
 
     # --- comparisons look at data; equality stays identity so Values hash --------
@@ -381,75 +417,25 @@ class Value:
 
     def detach(self) -> Value:
         """A new leaf with the same data and no history."""
-        return Value(self.data, self.label)
+        return Value(self.data, label=self.label)
 
-    # --- pickling and copying (iterative: a graph of any depth) -------------------
+    # --- pickling and copying: engine/pickling.py (iterative: a graph of any depth) --
 
     def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
-        """Pickle support that keeps the graph and never recurses along it.
-
-        Left alone, pickle writes a node's parents inside the node, their
-        parents inside them, and so on: one level of C recursion per level of
-        the graph, which overflows at a few thousand. So the first node of a
-        graph that pickle meets (a root) writes checkpoints of its ancestors
-        first, parents before children, and pickle never follows more than 50
-        unwritten nodes in a row. Identity is kept: a parameter shared by a
-        model and a loss is one object after loading.
-        """
-        state = getattr(self, "__dict__", None) or None  # a user subclass's attributes
-        if not self._parents:
-            return _restore_leaf, (type(self), self.data, self.grad, self.label), state
-        node = (
-            type(self),
-            self.data,
-            self.grad,
-            self.label,
-            self._parents,
-            self._local_grads,
-            _op_key(self._rule),
-        )
-        if _pickling.covered.get(id(self)) is self:
-            return _restore_node, node, state  # an ancestor of the root being written
-        prelude = _pickling.start_root(self)
-        # The parents come before the end marker, so all ancestors are written under cover.
-        return _restore_root, (prelude, self._parents, _EndCover(), *node), state
+        """Pickle support that keeps the graph and never recurses along it."""
+        return pickling.reduce_value(self)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Value:
         """A copy of this Value and of every Value it depends on (same shape of graph).
 
-        Iterative, parents before children, and it shares ``memo`` with
-        ``copy.deepcopy``: copying a model and a loss together keeps the loss
-        wired to the copied parameters.
+        It shares ``memo`` with ``copy.deepcopy``: copying a model and a loss
+        together keeps the loss wired to the copied parameters.
         """
-        found = memo.get(id(self))
-        if found is not None:
-            return found
-        import copy
-
-        ancestors, _ = _walk_until(self, memo, leaves=True)
-        for node in (*ancestors, self):
-            new = _new(type(node))
-            new.data = node.data
-            new.grad = node.grad
-            new.label = copy.deepcopy(node.label, memo)
-            new._parents = tuple([memo[id(p)] for p in node._parents])
-            new._local_grads = node._local_grads  # a tuple of floats: immutable, shared
-            new._rule = node._rule  # ops are shared, never copied
-            extra = getattr(node, "__dict__", None)
-            if extra:
-                new.__dict__.update(copy.deepcopy(extra, memo))
-            memo[id(node)] = new
-        return memo[id(self)]
+        return pickling.deepcopy_value(self, memo)
 
     def __copy__(self) -> Value:
         """A new node with the same data, grad, label, parents and op (the parents are shared)."""
-        new = _new(type(self))
-        new.data, new.grad, new.label = self.data, self.grad, self.label
-        new._parents, new._local_grads, new._rule = self._parents, self._local_grads, self._rule
-        extra = getattr(self, "__dict__", None)
-        if extra:
-            new.__dict__.update(extra)
-        return new
+        return pickling.copy_value(self)
 
     # --- differentiation --------------------------------------------------------
 
@@ -463,15 +449,62 @@ class Value:
 
         backward(self, grad if type(grad) is float else _to_float(grad, "backward(grad=...)"))
 
-    def _backward(self) -> None:
-        """One chain-rule step by hand: push this node's grad to its parents.
+    @property
+    def _backward(self) -> Callable[[], None]:
+        """One chain-rule step by hand, as micrograd's lecture calls it: ``o._backward()``.
 
-        ``parent.grad += d self/d parent * self.grad`` -- what ``backward()`` does
-        for every node in reverse topological order.
+        It pushes this node's grad to its parents, ``parent.grad += d self/d
+        parent * self.grad`` -- what ``backward()`` does for every node in
+        reverse topological order. Assigning a function (``out._backward =
+        _backward``) makes it this node's step, micrograd's way of adding an op.
         """
+        rule = self._rule
+        if isinstance(rule, closures.ClosureOp):
+            return rule.closure or _no_step
+        return self._chain_rule_step
+
+    @_backward.setter
+    def _backward(self, closure: Callable[[], None]) -> None:
+        closures.set_closure(self, closure)
+
+    def _chain_rule_step(self) -> None:
         g = self.grad
-        for parent, local in zip(self._parents, self._local_grads):
+        for parent, local in zip(self._parents, self.local_grads):
             parent.grad += local * g
+
+
+def _no_step() -> None:
+    """A node made micrograd's way before its ``_backward`` is set passes nothing back."""
+
+
+# x ** k and leaky_relu(alpha): the Op of each constant used, found in one lookup
+_POWERS, _pow_const = ops.POW_CONST._members, ops.POW_CONST.forward
+_SLOPES, _leaky_relu = ops.LEAKY_RELU._members, ops.LEAKY_RELU.forward
+
+
+def apply(op: Op, inputs: Sequence[Any]) -> Value:
+    """Record ``op`` on ``inputs`` (Values or numbers): what calling an :class:`Op` does.
+
+    The forward is checked to return one float and one local derivative per
+    input, so a mistake in a user's op is reported here, naming it.
+    """
+    parents = tuple(x if type(x) is Value else _as_operand(x, op.name) for x in inputs)
+    result = op.forward(*map(_get_data, parents))
+    try:
+        data, local_grads = result
+        local_grads = tuple(map(float, local_grads))
+        data = data if type(data) is float else _to_float(data, f"{op.name}'s result")
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"op {op.name!r}: the forward must return (result, (d result/d input, ...)) "
+            f"with numbers, got {result!r}"
+        ) from None
+    if len(local_grads) != len(parents):
+        raise ValueError(
+            f"op {op.name!r}: the forward returned {len(local_grads)} local derivatives "
+            f"for {len(parents)} inputs (one per input, in order)"
+        )
+    return _record(data, parents, local_grads, op)
 
 
 def _data_of(x: Any) -> float:
@@ -638,169 +671,3 @@ Value._grad = Value.__dict__["grad"]
 
 # Operands of these exact types need no conversion (checked in one C-level pass).
 _JUST_VALUE = frozenset({Value, Constant})
-
-
-# --- pickling and copying helpers ---------------------------------------------------
-
-
-# A node is written with its parents inside it, so pickle recurses along any path of
-# nodes not yet written. Writing checkpoints first caps such a path at this length.
-_PICKLE_SPAN = 50
-_RECENT_LIMIT = 1 << 20  # ids remembered between roots (an optimisation, never needed)
-
-
-class _PicklingState(threading.local):
-    """What the Values being pickled in this thread know about each other.
-
-    ``covered``: the ancestors of the root being written (id -> node); they are
-    written in the plain form, parents inside. ``recent``: ids of nodes that
-    earlier roots wrote, most likely in this same ``pickle.dumps`` (pickling
-    a list of an RNN's hidden states would otherwise walk the shared history
-    once per state). A root stops its walk there and lists the recent nodes it
-    reaches (its frontier) first: if pickle has written them they cost a
-    memo reference; if not (an older pickling), pickle asks one of them to
-    reduce itself, which proves ``recent`` stale, and it is forgotten.
-    """
-
-    def __init__(self) -> None:
-        self.covered: dict[int, Value] = {}
-        self.recent: set[int] = set()
-
-    def start_root(self, root: Value) -> tuple[Value, ...]:
-        recent = self.recent
-        if id(root) in recent or len(recent) > _RECENT_LIMIT:
-            recent.clear()  # pickle did not have it written: the memory is stale
-        new, frontier = _walk_until(root, recent)
-        self.covered = {id(v): v for v in new}
-        return (*frontier, *_checkpoints(new))
-
-    def end_root(self) -> None:
-        self.recent.update(self.covered)
-        self.covered = {}
-
-
-_pickling = _PicklingState()
-
-
-class _EndCover:
-    """Written right after a root's ancestors: they are done, the cover ends."""
-
-    __slots__ = ()
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        _pickling.end_root()
-        return type(None), ()
-
-
-def _walk_until(
-    root: Value, stop: Container[int], leaves: bool = False
-) -> tuple[list[Value], list[Value]]:
-    """(``root``'s ancestors whose id is not in ``stop``, parents first; the ones in ``stop``).
-
-    An iterative depth-first search that does not go past a node in ``stop``.
-    Leaves are left out of the first list unless ``leaves`` is true.
-    """
-    order: list[Value] = []
-    frontier: list[Value] = []
-    seen = {id(root)}
-    stack = [(root, iter(root._parents))]
-    while stack:
-        node, parents = stack[-1]
-        for parent in parents:
-            key = id(parent)
-            if key in seen:
-                continue
-            seen.add(key)
-            if key in stop:
-                frontier.append(parent)
-            elif parent._parents:
-                stack.append((parent, iter(parent._parents)))
-                break
-            elif leaves:
-                order.append(parent)
-        else:
-            stack.pop()
-            if node is not root:
-                order.append(node)
-    return order, frontier
-
-
-def _checkpoints(order: list[Value]) -> tuple[Value, ...]:
-    """Nodes of ``order`` (topological) such that no unwritten path avoids them for long.
-
-    ``span`` of a node is the longest path down from it through nodes of
-    ``order`` that are not checkpoints (the others are leaves or written
-    already); a node whose span would reach ``_PICKLE_SPAN`` becomes a
-    checkpoint. A chain of n nodes gets n/50 of
-    them, a wide and shallow network none.
-    """
-    span: dict[int, int] = {}
-    chosen = []
-    for node in order:
-        longest = 1 + max(span.get(id(p), 0) for p in node._parents)
-        if longest >= _PICKLE_SPAN:
-            chosen.append(node)
-            longest = 0
-        span[id(node)] = longest
-    return tuple(chosen)
-
-
-def _op_key(op: Op | None) -> str | tuple[str, float] | None:
-    """How a node's op is written: its name in the rule table (and its constant)."""
-    if op is None:
-        return None
-    if ops.OPS.get(op.name) is op:
-        return op.name
-    if op.name in ops.PARAMETRIC_OPS and op.param is not None:
-        return op.name, op.param
-    import pickle
-
-    raise pickle.PicklingError(
-        f"cannot pickle a Value made by op {op.name!r}: it is not in chaingrad's rule table"
-    )
-
-
-def _op_from_key(key: str | tuple[str, float] | None) -> Op | None:
-    if key is None:
-        return None
-    try:
-        if isinstance(key, str):
-            return ops.OPS[key]
-        name, param = key
-        return ops.PARAMETRIC_OPS[name](param)
-    except (KeyError, TypeError, ValueError):
-        import pickle
-
-        raise pickle.UnpicklingError(
-            f"a pickled Value names op {key!r}, which this chaingrad does not have"
-        ) from None
-
-
-def _restore_leaf(cls: type, data: float, grad: float, label: str) -> Value:
-    node: Any = _new(cls)  # slots filled below, as _record does
-    node.data, node.grad, node.label = data, grad, label
-    node._parents = node._local_grads = _EMPTY
-    node._rule = None
-    return node
-
-
-def _restore_node(
-    cls: type,
-    data: float,
-    grad: float,
-    label: str,
-    parents: tuple,
-    local_grads: tuple,
-    op_key: Any,
-) -> Value:
-    node: Any = _new(cls)  # slots filled below, as _record does
-    node.data, node.grad, node.label = data, grad, label
-    node._parents = tuple(parents)
-    node._local_grads = tuple(local_grads)
-    node._rule = _op_from_key(op_key)
-    return node
-
-
-def _restore_root(prelude: tuple, parents: tuple, end: None, *node: Any) -> Value:
-    # The ancestors were rebuilt while unpickling the prelude and the parents.
-    return _restore_node(*node)

@@ -483,7 +483,7 @@ class GraphDrawing:
             if not parents:
                 continue
             out_name = self.full_name(i)
-            for slot, (parent, local) in enumerate(zip(parents, node._local_grads)):
+            for slot, (parent, local) in enumerate(zip(parents, node.local_grads)):
                 attrs = [f"id=e{i}_{slot}"]
                 if edge_labels:
                     d = derivative(out_name, self.full_name(index[parent]))
@@ -592,7 +592,7 @@ class GraphDrawing:
             if node._parents:
                 op = model.add(max(22.0, text_width(op_symbol(node)) + 10), 19, paths[i])
                 model.edge(op, value_box[i])
-                for parent, local in zip(node._parents, node._local_grads):
+                for parent, local in zip(node._parents, node.local_grads):
                     label = (
                         text_width(TIMES + self.fmt(local), EDGE_FONT_SIZE) if edge_labels else 0
                     )

@@ -7,9 +7,12 @@ caption, for every op in that table::
     d tanh(n)/dn = 1 − tanh(n)² = 1 − 0.7071² = 0.5
     d(a·b)/da = b = −3
 
-``RULES`` maps an op name to a function ``(names, values, out, slot, param)``
+``RULES`` maps an op to a function ``(names, values, out, slot, param)``
 returning ``(expression, symbolic derivative, derivative with the numbers)``;
-:func:`local_rule` assembles the caption line. Numbers use the typographic
+:func:`local_rule` assembles the caption line. An op without one (a user's
+own, defined with ``chaingrad.op``) gets its caption from its definition: its
+``caption`` templates, or its ``graph_grads`` written out
+(``d softsign(x)/dx = 1/(1 + |x|)² = 1/(1 + |0.5|)² = 0.4444``). Numbers use the typographic
 minus (−) and operators the middle dot (·), as printed mathematics does.
 
 >>> from chaingrad import Value
@@ -23,10 +26,14 @@ minus (−) and operators the middle dot (·), as printed mathematics does.
 
 from __future__ import annotations
 
+import inspect
 import math
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
+
+from chaingrad.engine import Op, ops
+from chaingrad.engine.closures import ClosureOp
 
 from .graph import format_number
 
@@ -290,31 +297,176 @@ def _take(
     return (expression, None, f"since {index} = {picked} picks {chosen}, not {items[slot - 1]}")
 
 
-RULES: dict[str, Rule] = {
-    "add": _add,
-    "sub": _sub,
-    "mul": _mul,
-    "div": _div,
-    "neg": _neg,
-    "pow": _pow,
-    "pow_const": _pow_const,
-    "exp": _exp,
-    "log": _log,
-    "sqrt": _sqrt,
-    "tanh": _tanh,
-    "sigmoid": _sigmoid,
-    "softplus": _softplus,
-    "relu": _relu,
-    "leaky_relu": _leaky_relu,
-    "abs": _abs,
-    "sin": _sin,
-    "cos": _cos,
-    "sum": _sum,
-    "dot": _dot,
-    "max": _max,
-    "logsumexp": _logsumexp,
-    "take": _take,
+# The captions' own rules, keyed by op (a parametric op's family covers its constants).
+# An op without one, a user's own op included, gets a caption derived from its
+# ``caption`` templates or its ``graph_grads`` (see :func:`derived_rule`).
+RULES: dict[Op, Rule] = {
+    ops.ADD: _add,
+    ops.SUB: _sub,
+    ops.MUL: _mul,
+    ops.DIV: _div,
+    ops.NEG: _neg,
+    ops.POW: _pow,
+    ops.POW_CONST: _pow_const,
+    ops.EXP: _exp,
+    ops.LOG: _log,
+    ops.SQRT: _sqrt,
+    ops.TANH: _tanh,
+    ops.SIGMOID: _sigmoid,
+    ops.SOFTPLUS: _softplus,
+    ops.RELU: _relu,
+    ops.LEAKY_RELU: _leaky_relu,
+    ops.ABS: _abs,
+    ops.SIN: _sin,
+    ops.COS: _cos,
+    ops.SUM: _sum,
+    ops.DOT: _dot,
+    ops.MAX: _max,
+    ops.LOGSUMEXP: _logsumexp,
+    ops.TAKE: _take,
 }
+
+
+# --- captions derived from an op's own definition ----------------------------------
+
+_ADD, _MUL, _NEG, _POW, _ATOM = 1, 2, 3, 4, 5  # how tightly an expression binds
+
+
+class _Written:
+    """An expression written twice while a ``graph_grads`` rule runs: with names, with numbers.
+
+    ``graph_grads(out, x)`` is called with these in place of Values, so
+    ``1 / (1 + abs(x)) ** 2`` writes ``1/(1 + |x|)²`` and ``1/(1 + |0.5|)²``.
+    Each text keeps how tightly it binds (a negative number binds as a
+    negation), so brackets appear where they are needed only. Anything a
+    caption cannot write (``x.data``, a comparison) raises, and the caption
+    keeps the number alone.
+    """
+
+    def __init__(self, names: tuple[str, int], numbers: tuple[str, int], n: Fmt) -> None:
+        self.names = names
+        self.numbers = numbers
+        self.n = n
+
+    def of(self, x: Any) -> _Written:
+        if isinstance(x, _Written):
+            return x
+        if isinstance(x, bool) or not isinstance(x, (int, float)):
+            raise TypeError(f"cannot write {type(x).__name__} in a caption")
+        text = (self.n(float(x)), _NEG if x < 0 else _ATOM)
+        return _Written(text, text, self.n)
+
+    def _map(self, other: _Written | None, how: Callable[..., tuple[str, int]]) -> _Written:
+        if other is None:
+            return _Written(how(self.names), how(self.numbers), self.n)
+        return _Written(how(self.names, other.names), how(self.numbers, other.numbers), self.n)
+
+    def _binary(self, left: Any, right: Any, joiner: str, binds: int, right_binds: int) -> _Written:
+        def join(a: tuple[str, int], b: tuple[str, int]) -> tuple[str, int]:
+            return (_bracket(a, binds) + joiner + _bracket(b, right_binds), binds)
+
+        return self.of(left)._map(self.of(right), join)
+
+    def __add__(self, other: Any) -> _Written:
+        return self._binary(self, other, " + ", _ADD, _ADD)
+
+    def __radd__(self, other: Any) -> _Written:
+        return self._binary(other, self, " + ", _ADD, _ADD)
+
+    def __sub__(self, other: Any) -> _Written:
+        return self._binary(self, other, f" {MINUS} ", _ADD, _MUL)
+
+    def __rsub__(self, other: Any) -> _Written:
+        return self._binary(other, self, f" {MINUS} ", _ADD, _MUL)
+
+    def __mul__(self, other: Any) -> _Written:
+        return self._binary(self, other, DOT, _MUL, _POW)
+
+    def __rmul__(self, other: Any) -> _Written:
+        return self._binary(other, self, DOT, _MUL, _POW)
+
+    def __truediv__(self, other: Any) -> _Written:
+        return self._binary(self, other, "/", _MUL, _POW)
+
+    def __rtruediv__(self, other: Any) -> _Written:
+        return self._binary(other, self, "/", _MUL, _POW)
+
+    def __neg__(self) -> _Written:
+        return self._map(None, lambda a: (MINUS + _bracket(a, _POW), _NEG))
+
+    def __pos__(self) -> _Written:
+        return self
+
+    def __pow__(self, exponent: Any) -> _Written:
+        if isinstance(exponent, (int, float)) and not isinstance(exponent, bool):
+            power = _power(exponent)
+            return self._map(None, lambda a: (_bracket(a, _ATOM) + power, _POW))
+        return self._binary(self, exponent, "^", _ATOM, _ATOM)
+
+    def __abs__(self) -> _Written:
+        return self._map(None, lambda a: (f"|{a[0]}|", _ATOM))
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _FUNCTIONS:
+            return lambda: self._map(None, lambda a: (f"{name}({a[0]})", _ATOM))
+        raise AttributeError(f"a caption cannot write .{name}")
+
+
+def _bracket(written: tuple[str, int], binds: int) -> str:
+    text, own = written
+    return f"({text})" if own < binds else text
+
+
+_FUNCTIONS = {"exp", "log", "sqrt", "tanh", "sigmoid", "softplus", "relu", "sin", "cos", "abs"}
+
+
+def _input_names(op: Op) -> list[str]:
+    """The names of the forward's inputs (``x`` of ``def softsign(x)``), for templates."""
+    try:
+        parameters = inspect.signature(op.family.__wrapped__).parameters.values()
+    except (AttributeError, TypeError, ValueError):
+        return []
+    return [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+
+def derived_rule(
+    op: Op,
+    names: Sequence[str],
+    values: Sequence[float],
+    out: float,
+    slot: int,
+    n: Fmt,
+) -> Parts:
+    """A caption for an op with no rule of its own: from its ``caption`` templates if it
+    has them, else by writing out its ``graph_grads`` (``1/(1 + |x|)²``)."""
+    expression = f"{op.symbol}({_terms(names, slot, ', ')})"
+    written = [n(v, True) for v in values]
+    if op.caption is not None and slot < len(op.caption):
+        template = op.caption[slot]
+        fields = _input_names(op)
+        try:
+            symbolic = template.format(*names, out=expression, **dict(zip(fields, names)))
+            numeric = template.format(*written, out=n(out, True), **dict(zip(fields, written)))
+        except (IndexError, KeyError, ValueError):
+            return (expression, template, None)
+        return (expression, symbolic, numeric)
+    if not callable(op.graph_grads):
+        return (expression, None, None)
+
+    def number_of(x: float) -> tuple[str, int]:
+        return (n(x), _NEG if x < 0 else _ATOM)
+
+    leaves = [
+        _Written((_atom(name), _ATOM), number_of(value), n) for name, value in zip(names, values)
+    ]
+    result = _Written((expression, _ATOM), number_of(out), n)
+    try:
+        local = op.graph_grads(result, *leaves)[slot]
+        if not isinstance(local, _Written):
+            return (expression, None, None)  # a number: the caption's result says it
+    except Exception:  # anything a caption cannot write: the number alone
+        return (expression, None, None)
+    return (expression, local.names[0], local.numbers[0])
 
 
 def _derivative_of(expression: str, in_name: str) -> str:
@@ -332,13 +484,14 @@ def local_rule(
 
     ``names`` are what the expression calls each parent (a constant may be its
     number); ``wrt`` what the derivative is taken by (default ``names[slot]``).
-    An op with no entry in :data:`RULES` (a user's own op) still gets
-    ``d node/d parent = value``.
+    An op with no entry in :data:`RULES` (a user's own op) gets a caption
+    derived from its definition (:func:`derived_rule`), at least
+    ``d op(…)/dx = value``; a node made micrograd's way, its closure's number.
     """
     wrt = names[slot] if wrt is None else wrt
     op = node._rule
     values = [p.data for p in node._parents]
-    local = node._local_grads[slot]
+    local = node.local_grads[slot]
 
     def n(x: float, wrap: bool = False) -> str:
         text = number(x, precision)
@@ -351,11 +504,14 @@ def local_rule(
         return f"({text})" if wrap and (x < 0 or "e" in text) else text
 
     result = n(local)
-    rule = RULES.get(op.name) if op is not None else None
-    if rule is None:
-        name = op.symbol if op is not None else "f"
+    if op is None or isinstance(op, ClosureOp):
+        name = op.symbol if op is not None and op.symbol else "f"
         return f"d {name}(…)/d{_atom(wrt)} = {result}"
-    expression, symbolic, numeric = rule(names, values, node.data, slot, op.param, n)
+    rule = RULES.get(op) or RULES.get(op.family)
+    if rule is None:
+        expression, symbolic, numeric = derived_rule(op, names, values, node.data, slot, n)
+    else:
+        expression, symbolic, numeric = rule(names, values, node.data, slot, op.param, n)
     parts = [_derivative_of(expression, wrt)]
     for part in (symbolic, numeric):
         if part is None:

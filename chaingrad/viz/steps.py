@@ -152,7 +152,7 @@ def iter_steps(drawing: GraphDrawing) -> Iterator[BackpropStep]:
         i = index[node]
         out_name = drawing.full_name(i)
         rule_names = None
-        for slot, (parent, local) in enumerate(zip(parents, node._local_grads)):
+        for slot, (parent, local) in enumerate(zip(parents, node.local_grads)):
             p = index[parent]
             before = grads.get(parent, 0.0)
             contribution = local * upstream
