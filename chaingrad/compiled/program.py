@@ -73,6 +73,7 @@ class Program:
         self.aux: list[int] = []
         self.signature = ""
         self.aux_structure: Any = None  # nesting of the extra outputs (None: loss only)
+        self.grad = True  # False: a forward-only program (no backward pass is generated)
         self._first_op = 0  # set by build(): the leaves come first
 
     # --- sizes ------------------------------------------------------------------------
@@ -311,6 +312,8 @@ def build(
     order: list[Value] = []
     seen: set[Value] = set()
     for root in roots:
+        if root in seen:  # an ancestor of an earlier root: its own ancestors are listed too
+            continue
         for node in toposort(root):
             if node not in seen:
                 seen.add(node)

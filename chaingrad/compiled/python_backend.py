@@ -222,6 +222,8 @@ def _grad_terms(program: Program, names: _Naming, i: int, g: str) -> list[str]:
 
 def needs_grad(program: Program) -> list[bool]:
     """For each node: does a parameter lie behind it (so its gradient is wanted)?"""
+    if not program.grad:
+        return [False] * len(program)  # forward only: no gradient is wanted anywhere
     needed = [kind == PARAM for kind in program.kinds]
     for i in range(program.first_op, len(program)):
         needed[i] = any(needed[p] for p in program.parents[i])

@@ -99,6 +99,13 @@ class _Compiled:
             p.grad += g
         return loss, aux
 
+    def forward(self, numbers: list[Any]) -> tuple[float, tuple[float, ...]]:
+        """Forward only (a program built with ``grad=False``): no ``p.grad`` is touched."""
+        loss, _, aux = self.execute(
+            list(map(_get_data, self.params)), self.pick(numbers), self.randoms()
+        )
+        return loss, aux
+
     def run_fused(self, numbers: list[Any], fused: Any) -> tuple[float, tuple[float, ...]]:
         """A whole step: forward, backward and the optimizer's update on its arrays."""
         import numpy as np
@@ -166,6 +173,7 @@ class Step:
         backend: str = "auto",
         optimizer: Any = None,
         sync: bool = True,
+        grad: bool = True,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"chaingrad.jit: fn must be callable, got {type(fn).__name__}")
@@ -183,6 +191,14 @@ class Step:
         self._lock = threading.Lock()
         self.optimizer = optimizer
         self.sync_every_call = bool(sync)
+        if not isinstance(grad, bool):
+            raise TypeError(f"chaingrad.jit: grad must be True or False, got {grad!r}")
+        self.grad = grad
+        if not grad and optimizer is not None:
+            raise ValueError(
+                "chaingrad.jit: grad=False compiles the forward pass only; it cannot train "
+                "(leave optimizer out, or keep grad=True)"
+            )
         self._fused: Any = None
         if optimizer is not None:
             if not all(callable(getattr(optimizer, name, None)) for name in ("step", "zero_grad")):
@@ -207,7 +223,9 @@ class Step:
         elif compiled.checks:
             compiled.checks(numbers)
         self._last = compiled
-        if self._fused is not None:
+        if not self.grad:
+            loss, aux = compiled.forward(numbers)
+        elif self._fused is not None:
             loss, aux = compiled.run_fused(numbers, self._fused)
         elif self.optimizer is not None:  # the same step, unfused: exactly eager's sequence
             self.optimizer.zero_grad()
@@ -252,6 +270,7 @@ class Step:
             _inputs.describe(key, list(self._arg_names)),
         )
         program.aux_structure = aux_structure
+        program.grad = self.grad
         samples = _inputs.samples(key)
         backend = self._make_backend(program, samples)
         slots = {id(leaf): k for k, leaf in enumerate(leaves)}
@@ -427,6 +446,7 @@ def jit(
     backend: str = "auto",
     optimizer: Any = None,
     sync: bool = True,
+    grad: bool = True,
 ) -> Any:
     """Compile a training step: trace ``fn`` once, then replay it on new inputs.
 
@@ -453,6 +473,11 @@ def jit(
     the Values are written back after every call, unless ``sync=False``, which
     leaves them stale until ``step.sync()`` (see :mod:`chaingrad.compiled.fused`).
 
+    ``grad=False`` compiles the forward pass only, for inference: a call returns
+    the same ``loss`` (or ``(loss, outputs)``) with no backward pass run and no
+    ``p.grad`` touched (no optimizer then). Call it with grad mode on (not inside
+    ``no_grad()``): the first call traces the function eagerly.
+
     Works as ``jit(fn, params=...)`` and as a decorator ``@jit(params=...)``.
     A Python branch on a Value's number inside ``fn`` -- or on an argument
     (``y == 1``, ``table[y]``, ``y % 2``), or a draw from a random generator --
@@ -469,5 +494,5 @@ def jit(
     (0.761594, 0.209987)
     """
     if fn is None:
-        return lambda f: Step(f, params, backend, optimizer, sync)
-    return Step(fn, params, backend, optimizer, sync)
+        return lambda f: Step(f, params, backend, optimizer, sync, grad)
+    return Step(fn, params, backend, optimizer, sync, grad)
