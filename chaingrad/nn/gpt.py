@@ -166,10 +166,11 @@ class GPT(Module):
         the last ``block_size`` ids. Generation ends early after the id
         ``stop`` (e.g. the tokenizer's boundary), which is included. Runs in
         :func:`chaingrad.no_grad`: no graph is kept. Each layer keeps the keys
-        and values of earlier positions (:class:`~chaingrad.nn.kv_cache.KVCache`),
-        so a new id costs one position, with exactly the numbers of the full
-        forward pass; once the ids outgrow ``block_size`` the window slides and
-        its positions are read again (their position embeddings changed).
+        and values of earlier positions, as floats
+        (:class:`~chaingrad.nn.kv_cache.KVCache`), so a new id costs one
+        position, with exactly the numbers of the full forward pass; once the
+        ids outgrow ``block_size`` the window slides and its positions are read
+        again (their position embeddings changed).
 
         >>> model = GPT(5, 4, 4, 1, 1, seed=0)
         >>> model.generate([0, 1], 3, seed=1) == model.generate([0, 1], 3, seed=1)
@@ -252,16 +253,16 @@ def _next_logits(model: GPT, ids: list[int], count: int) -> Iterator[list[float]
             last = model._hidden(ids[-block_size:])[-1]
             yield [v.data for v in model.lm_head(model.ln_f(last))]
         return
-    cache = kv_cache.KVCache(model)
+    cache = kv_cache.KVCache(model)  # reads the weights' numbers once
     for _ in range(count):
         if len(ids) > block_size:  # the window slid: every position moved, read them again
-            cache = kv_cache.KVCache(model)
+            cache.clear()
         window = ids[-block_size:]  # the cache holds its first len(cache) positions
         for i in window[len(cache) : -1]:
             cache.feed(i, logits=False)
         logits = cache.feed(window[-1])
         assert logits is not None
-        yield [v.data for v in logits]
+        yield logits
 
 
 def _first_bad(logits: list[float]) -> str:

@@ -46,6 +46,9 @@ MODELS = {
         bias=True,
         activation="tanh",
     ),
+    "sigmoid, one head": dict(
+        vocab_size=6, block_size=5, n_embd=4, n_head=1, n_layer=1, activation="sigmoid"
+    ),
     "no blocks": dict(vocab_size=4, block_size=3, n_embd=4, n_head=1, n_layer=0),
 }
 
@@ -72,14 +75,16 @@ def test_each_fed_position_gives_the_full_forward_passs_logits_exactly():
     model = GPT(**MODELS["two layers, layernorm, bias, tanh"], seed=3)
     randomize(model, scale=1.0, seed=4)
     ids = [3, 0, 4, 4]
+    cache = KVCache(model)
+    fed = [cache.feed(i) for i in ids]
     with no_grad():
-        cache = KVCache(model)
-        fed = [[v.data for v in cache.feed(i)] for i in ids]
         full = [[v.data for v in row] for row in model(ids)]
-        assert fed == full  # exact: the same operations in the same order
-        assert len(cache) == model.block_size
-        with pytest.raises(ValueError, match="holds block_size=4 positions already"):
-            cache.feed(1)
+    assert fed == full  # exact: the same operations in the same order
+    assert len(cache) == model.block_size
+    with pytest.raises(ValueError, match="holds block_size=4 positions"):
+        cache.feed(1)
+    cache.clear()
+    assert cache.feed(ids[0]) == full[0]
 
 
 def test_a_model_the_cache_cannot_reproduce_runs_the_full_way():
@@ -92,6 +97,17 @@ def test_a_model_the_cache_cannot_reproduce_runs_the_full_way():
     for seed in range(4):
         got = model.generate([1, 2], 9, temperature=0.7, seed=seed)
         assert got == full_prefix_generate(model, [1, 2], 9, 0.7, seed)
+    from chaingrad.nn import RMSNorm
+
+    class MyNorm(RMSNorm):  # a changed module anywhere: the cache cannot mirror it
+        pass
+
+    renormed = GPT(**MODELS["microgpt"], seed=5)
+    renormed.ln_f = MyNorm(renormed.n_embd)
+    assert not supports(renormed)
+    with pytest.raises(TypeError, match="not a GPT of the library's own modules"):
+        KVCache(renormed)
+    assert renormed.generate([4], 8, seed=2) == full_prefix_generate(renormed, [4], 8, 1.0, 2)
     bidirectional = GPT(**MODELS["microgpt"], seed=5)
     bidirectional.blocks[0].attn.causal = False  # position t would see later ones
     assert not supports(bidirectional)
