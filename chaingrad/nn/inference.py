@@ -15,7 +15,7 @@ the eager loop leaves.
 >>> from chaingrad.nn import MLP
 >>> model = MLP(2, [4, 3], seed=0)
 >>> X = [[0.1 * i, -0.2 * i] for i in range(100)]
->>> compiled = outputs(model, X)                   # 12 batches compiled, 4 rows eager
+>>> compiled = outputs(model, X)                   # 24 batches compiled, 4 rows eager
 >>> eager = [model(x) for x in X]
 >>> max(abs(a.data - b.data) for o, e in zip(compiled, eager) for a, b in zip(o, e)) < 1e-12
 True
@@ -30,10 +30,11 @@ from chaingrad.engine import Value, enable_grad, no_grad, sum_of
 
 from .module import Module
 
-# Rows per compiled call. Tracing a batch costs about two to three eager passes over
-# it, a replay a fraction of one; small batches trace fast (notebook 06's CNN on 360
-# digits: 8 rows per call was the quickest of 4-64).
-BATCH = 8
+# Rows per compiled call. Tracing a batch costs a few eager passes over it (most of
+# an evaluate on a fresh model), a replay a fraction of one, so small batches win:
+# notebook 06's CNN on 360 digits was quickest at 2-4 rows per call, the digits MLP
+# on 1,797 at 4-8 (a loaded machine, noisy).
+BATCH = 4
 MIN_BATCHES = 4  # a structure with fewer rows than this many batches runs eagerly
 
 
