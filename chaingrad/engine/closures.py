@@ -23,6 +23,19 @@ says so and points to ``chaingrad.op``, which defines the same op in one
 function and has all three. The closure holds its node and the node its
 closure, a reference cycle per node that the cycle collector frees, as in
 micrograd; the engine's own ops keep none.
+
+>>> from chaingrad import Value
+>>> a = Value(3.0)
+>>> out = Value(a.data * a.data, (a, a), "*")
+>>> def _backward():
+...     a.grad += a.data * out.grad   # the first edge
+...     a.grad += a.data * out.grad   # the second: a is used twice
+>>> out._backward = _backward
+>>> out.local_grads, out.op
+((3.0, 3.0), ClosureOp('*'))
+>>> out.backward()
+>>> a.grad
+6.0
 """
 
 from __future__ import annotations

@@ -55,15 +55,15 @@ _BOUND_LIMIT = 1024  # Ops remembered per parametric family (one per constant us
 class Op:
     """One primitive operation: its forward on floats and how it is differentiated.
 
-    ``name``         stable identifier (``"tanh"``, ``"pow_const"``); what programs list
-    ``symbol``       what a drawing shows in the op's ellipse (``"+"``, ``"**2"``)
-    ``arity``        number of inputs; None for any number (``sum``, ``dot``)
-    ``forward``      ``forward(*floats) -> (result, local_grads)``
-    ``graph_grads``  ``graph_grads(out, *inputs) -> local_grads`` on Values, None if not
-                     given, or ``"constant"`` (forward's numbers are exact)
-    ``caption``      how a step-through writes each derivative (see :func:`op`), or None
-    ``param``        the constant of a parametric op (an exponent, a slope), else None
-    ``family``       the op this one is a member of (itself for an op without constant)
+    - ``name``: stable identifier (``"tanh"``, ``"pow_const"``), what programs list
+    - ``symbol``: what a drawing shows in the op's ellipse (``"+"``, ``"**2"``)
+    - ``arity``: number of inputs; None for any number (``sum``, ``dot``)
+    - ``forward``: ``forward(*floats) -> (result, local_grads)``
+    - ``graph_grads``: ``graph_grads(out, *inputs) -> local_grads`` on Values,
+      ``"constant"`` (forward's numbers are exact), or None if not given
+    - ``caption``: how a step-through writes each derivative (see :func:`op`), or None
+    - ``param``: the constant of a parametric op (an exponent, a slope), else None
+    - ``family``: the op this one is a member of (itself for an op without constant)
 
     Calling an op on Values or numbers records a node:
 

@@ -8,6 +8,14 @@ overflows at a few thousand. So the first node of a graph that pickle meets
 and pickle never follows more than 50 unwritten nodes in a row. Identity is
 kept: a parameter shared by a model and a loss is one object after loading.
 An op is written by its name in the rule table (and its constant).
+
+>>> import pickle
+>>> from chaingrad import Value
+>>> x = Value(2.0, label="x")
+>>> y = (x * x + 1).tanh()
+>>> z = pickle.loads(pickle.dumps(y))
+>>> z.data == y.data, z.parents[0].parents[0].parents[0].label
+(True, 'x')
 """
 
 from __future__ import annotations

@@ -188,9 +188,9 @@ class Value:
             self._local_grads = _EMPTY
             self._rule = None
         elif type(_children) is str:  # Value(data, label): the signature before _children
-            Value.__init__(self, self.data, label=_children)
+            Value.__init__(self, data, label=_children)
         else:
-            Value.__init__(self, self.data, label=label)
+            Value.__init__(self, data, label=label)
             closures.lecture_node(self, _children, _op)
 
     # --- reading the graph ------------------------------------------------------

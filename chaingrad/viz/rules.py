@@ -35,7 +35,7 @@ from typing import Any
 from chaingrad.engine import Op, ops
 from chaingrad.engine.closures import ClosureOp
 
-from .graph import format_number
+from .text import format_number
 
 MINUS = "\N{MINUS SIGN}"
 DOT = "\N{MIDDLE DOT}"
@@ -505,8 +505,15 @@ def local_rule(
 
     result = n(local)
     if op is None or isinstance(op, ClosureOp):
-        name = op.symbol if op is not None and op.symbol else "f"
-        return f"d {name}(…)/d{_atom(wrt)} = {result}"
+        # made micrograd's way: the closure gives the number, its _op names the function
+        symbol = op.symbol if op is not None and op.symbol else "f"
+        if re.fullmatch(r"\w+", symbol):
+            expression = f"{symbol}({_terms(names, slot, ', ')})"
+        elif len(names) == 2:
+            expression = f"{_atom(names[0])} {symbol} {_atom(names[1])}"
+        else:
+            expression = f"{symbol}({_terms(names, slot, ', ')})"
+        return f"{_derivative_of(expression, wrt)} = {result}"
     rule = RULES.get(op) or RULES.get(op.family)
     if rule is None:
         expression, symbolic, numeric = derived_rule(op, names, values, node.data, slot, n)

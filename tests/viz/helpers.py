@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import shutil
+import subprocess
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -14,6 +15,8 @@ from tests.helpers import length_px
 from tests.lecture import neuron  # noqa: F401  (re-exported for the viz tests)
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz 'dot' not installed")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed")
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
 
@@ -158,3 +161,32 @@ def tanh_chain(length: int) -> Value:
     for _ in range(length):
         y = y.tanh()
     return y
+
+
+# --- a real browser: headless Chromium runs a page and returns its DOM ---
+
+
+def run_chromium(url: str, tmp_path) -> str:
+    profile = tmp_path / "profile"
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--virtual-time-budget=5000",
+        "--window-size=1300,1000",
+        "--dump-dom",
+    ]
+    done = subprocess.run(
+        [CHROMIUM, *flags, f"--user-data-dir={profile}", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
