@@ -64,6 +64,10 @@ nb_execution_timeout = 300  # per cell, as tests/test_notebooks.py
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
 nb_merge_streams = True
+# MyST-NB writes the executed notebooks and their images next to the output folder
+# (into the clone when the site is built to site/); keep them with the build's other
+# intermediate files instead.
+NB_OUTPUT_FOLDER = DOCS / "_build" / "jupyter_execute"
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist", "smartquotes"]
 myst_heading_anchors = 3
 
@@ -92,3 +96,13 @@ html_theme_options = {
     "footer_end": ["sphinx-version"],
 }
 html_context = {"default_mode": "light"}
+
+
+def _keep_executed_notebooks_in_the_build(app: object) -> None:
+    env = app.env  # type: ignore[attr-defined]
+    env.mystnb_config = env.mystnb_config.copy(output_folder=str(NB_OUTPUT_FOLDER))
+
+
+def setup(app: object) -> None:
+    # Priority 600: after MyST-NB's own builder-inited handler (500) has set its default.
+    app.connect("builder-inited", _keep_executed_notebooks_in_the_build, priority=600)  # type: ignore[attr-defined]

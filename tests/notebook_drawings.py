@@ -30,6 +30,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Any
 
+from tests.helpers import PX_PER_UNIT, length_px
+
 COLUMN_PX = 1100  # JupyterLab's output column at a normal window size
 MIN_TEXT_PX = 10.0
 FIGURE_MIME = "application/vnd.chaingrad.figure-text+json"
@@ -61,9 +63,6 @@ _chaingrad_measure_figures()
 del _chaingrad_measure_figures
 """
 
-# CSS pixels per unit of an SVG length
-_PX_PER_UNIT = {"": 1.0, "px": 1.0, "pt": 4 / 3, "pc": 16.0, "in": 96.0, "cm": 96 / 2.54}
-_LENGTH = re.compile(r"\s*([-+\d.eE]+)\s*(px|pt|pc|in|cm|%)?\s*$")
 _SCALE = re.compile(r"scale\(\s*([-+\d.eE]+)(?:[\s,]+([-+\d.eE]+))?\s*\)")
 _MATRIX = re.compile(r"matrix\(\s*" + r"[\s,]*".join([r"([-+\d.eE]+)"] * 6) + r"\s*\)")
 _FONT_SIZE_STYLE = re.compile(r"font-size\s*:\s*([-+\d.eE]+)\s*(px|pt)?")
@@ -92,16 +91,6 @@ class Drawing:
         return found
 
 
-def _length_px(text: str | None) -> float | None:
-    """A CSS length in px; None for a missing or percentage length."""
-    if text is None:
-        return None
-    match = _LENGTH.match(text)
-    if match is None or match.group(2) == "%":
-        return None
-    return float(match.group(1)) * _PX_PER_UNIT[match.group(2) or ""]
-
-
 def _vertical_scale(transform: str | None) -> float:
     """How much a ``transform`` attribute scales text height."""
     if not transform:
@@ -120,11 +109,11 @@ def _font_size(element: ET.Element) -> float | None:
     """font-size of an element in user units, if it sets one."""
     match = _FONT_SIZE_STYLE.search(element.get("style", ""))
     if match:
-        return float(match.group(1)) * (_PX_PER_UNIT["pt"] if match.group(2) == "pt" else 1.0)
+        return float(match.group(1)) * (PX_PER_UNIT["pt"] if match.group(2) == "pt" else 1.0)
     size = element.get("font-size")
     if size is None:
         return None
-    return _length_px(size)
+    return length_px(size)
 
 
 def _parse_svg(svg: str) -> ET.Element:
@@ -146,7 +135,7 @@ def _parse_svg(svg: str) -> ET.Element:
 def measure_svg(svg: str, kind: str = "svg") -> Drawing:
     """Natural width and smallest shown text of one SVG document."""
     root = _parse_svg(svg)
-    width = _length_px(root.get("width"))
+    width = length_px(root.get("width"))
     view_box = root.get("viewBox")
     view_width = float(view_box.replace(",", " ").split()[2]) if view_box else None
     if width is None:  # width="100%", or no width: it fills the column

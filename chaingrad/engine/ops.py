@@ -385,8 +385,11 @@ def LOGSUMEXP(*xs: float) -> tuple[float, tuple[float, ...]]:
         return math.nan, (math.nan,) * len(xs)
     if math.isinf(m):
         raise _domain_error("logsumexp", m, "the largest input must be finite")
-    out = m + math.log(math.fsum([math.exp(x - m) for x in xs]))
-    return out, tuple([math.exp(x - out) for x in xs])
+    weights = [math.exp(x - m) for x in xs]
+    total = math.fsum(weights)
+    # The softmax from the shifted exponentials: exp(x - out) would lose the log of
+    # the sum when |out| is huge (three inputs of -1e300 would each get 1, not 1/3).
+    return m + math.log(total), tuple([w / total for w in weights])
 
 
 def _take_graph_grads(out: Any, index: Any, *xs: Any) -> tuple[Any, ...]:

@@ -12,6 +12,9 @@ from chaingrad.engine import Constant, Value
 
 _VALUE_TYPES = frozenset({Value, Constant})
 
+# One example's vector (x[i]) and sequence of vectors (x[t][i]), as the layers take them.
+Vector = list[Value]
+
 
 def check_int(value: Any, what: str, minimum: int = 1) -> int:
     """``value`` if it is an int (not a bool) >= ``minimum``, else a ValueError naming ``what``."""
@@ -101,6 +104,26 @@ def as_value_array(x: Any, shape: Sequence[int | None], who: str, axes: str) -> 
         into.extend(children)
         queue.extend((sub, child, depth + 1) for sub, child in zip(item, children))
     return root
+
+
+def as_vector(x: Any, n: int, who: str) -> Vector:
+    """``x`` as a list of ``n`` Values (numbers become Values); a ValueError names ``who``."""
+    if type(x) is list and len(x) == n and all(type(v) is Value for v in x):
+        return x  # already Values (the case inside a network): nothing to convert or copy
+    return as_value_array(x, (n,), who, "x[i]")
+
+
+def as_sequence(x: Any, n: int, who: str) -> list[Vector]:
+    """``x`` as a non-empty list of vectors of ``n`` Values each: ``x[t][i]``."""
+    xs = as_value_array(x, (None, n), who, "x[t][i]")
+    if not xs:
+        raise ValueError(f"{who} expects x[t][i] with at least one position t, got none")
+    return xs
+
+
+def is_token_id(i: Any, n: int) -> bool:
+    """True for an int in ``[0, n)`` (numpy ints too; not a bool, not a float like 3.0)."""
+    return isinstance(i, numbers.Integral) and not isinstance(i, bool) and 0 <= int(i) < n
 
 
 def _missing_axis_hint(x: Any, levels: int, names: list[str]) -> str:

@@ -67,6 +67,19 @@ def available_bytes() -> int | None:
     return min(known) if known else None
 
 
+def check_parameters(who: str, count: int) -> None:
+    """A MemoryError naming ``who`` if ``count`` new parameters (Values) cannot fit.
+
+    Every module calls it with its own count before it makes its first Value:
+
+    >>> check_parameters("Linear", 10**12)
+    Traceback (most recent call last):
+    ...
+    MemoryError: Linear: 1,000,000,000,000 parameters would need about ... of memory, ...
+    """
+    check_memory(who, count * BYTES_PER_VALUE, f"{count:,} parameters")
+
+
 def check_memory(who: str, nbytes: int, what: str) -> None:
     """A MemoryError naming ``who`` if ``nbytes`` for ``what`` exceed the memory available."""
     if nbytes < _NOT_WORTH_MEASURING:

@@ -42,6 +42,9 @@ class _Elementwise(Module):
     def _torch_module(self, torch: Any) -> Any:
         return getattr(torch.nn, self._torch_name)()
 
+    def _torch_module_in(self, torch: Any, example_dims: int | None) -> tuple[Any, int | None]:
+        return self._torch_module(torch), example_dims  # elementwise: the layout is kept
+
 
 class ReLU(_Elementwise):
     """``max(0, x)`` for every Value of the input (torch: ``nn.ReLU``)."""
@@ -64,6 +67,10 @@ class Sigmoid(_Elementwise):
     _torch_name = "Sigmoid"
 
 
+# The activations a Transformer's MLP takes by name (its torch twin has the same class name).
+MLP_ACTIVATIONS: dict[str, type[_Elementwise]] = {"relu": ReLU, "tanh": Tanh, "sigmoid": Sigmoid}
+
+
 class LeakyReLU(Module):
     """``x`` if positive, else ``negative_slope * x`` (torch: ``nn.LeakyReLU``)."""
 
@@ -76,6 +83,9 @@ class LeakyReLU(Module):
 
     def _torch_module(self, torch: Any) -> Any:
         return torch.nn.LeakyReLU(self.negative_slope)
+
+    def _torch_module_in(self, torch: Any, example_dims: int | None) -> tuple[Any, int | None]:
+        return self._torch_module(torch), example_dims  # elementwise: the layout is kept
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"

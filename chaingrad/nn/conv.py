@@ -48,10 +48,13 @@ index lists.
 
 **PyTorch.** ``to_torch()`` gives ``nn.Conv2d``, ``nn.Conv1d``,
 ``nn.MaxPool2d``, ``nn.AvgPool2d``, ``nn.MaxPool1d``, ``nn.AvgPool1d`` and
-``nn.Flatten(start_dim=0)``; all of them take the same single example, a
-``(C, H, W)`` tensor (``(C, L)`` for the 1-D ones). For batches, map the
-exported model over the batch with ``torch.vmap(model)(xb)`` (or replace the
-flatten with ``nn.Flatten()``, which keeps dimension 0 as the batch).
+``nn.Flatten``; they take one example, a ``(C, H, W)`` tensor (``(C, L)`` for
+the 1-D ones), or a batch ``(B, C, H, W)``, and give each example's output.
+In a ``Sequential`` after convolutions or pooling, ``Flatten`` exports as
+``nn.Flatten(start_dim=-3)`` (``-2`` in 1-D): the example's dimensions are
+flattened and a batch dimension in front is kept. A ``Flatten`` exported on
+its own does not know where an example starts: it is ``nn.Flatten(start_dim=0)``,
+one example.
 
 >>> from chaingrad.nn import Conv2d
 >>> conv = Conv2d(1, 2, kernel_size=2, seed=0)
@@ -72,6 +75,7 @@ from typing import Any
 from chaingrad.engine import Constant, Value, dot, max_of
 
 from ._checks import _describe, as_value_array, check_int
+from ._memory import check_parameters
 from .init import Seed, make_rng
 from .module import Module
 
@@ -245,6 +249,7 @@ class _Conv(Module):
         self.padding = _conv_padding(padding, n, who, self.stride)
         # PyTorch's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases.
         fan_in = self.in_channels * math.prod(self.kernel_size)
+        check_parameters(who, self.out_channels * (fan_in + (1 if bias else 0)))
         bound = 1.0 / math.sqrt(fan_in)
         rng = make_rng(seed)
 
@@ -300,6 +305,9 @@ class _Conv(Module):
         yield "weight", self.weight
         if self.bias is not None:
             yield "bias", self.bias
+
+    def _torch_module_in(self, torch: Any, example_dims: int | None) -> tuple[Any, int | None]:
+        return self._torch_module(torch), self._rank + 1  # (C, H, W) or (C, L) per example
 
     def _torch_module(self, torch: Any) -> Any:
         layer = getattr(torch.nn, type(self).__name__)
@@ -460,6 +468,9 @@ class _Pool(Module):
             self._gathers[key] = gathers
         return gathers
 
+    def _torch_module_in(self, torch: Any, example_dims: int | None) -> tuple[Any, int | None]:
+        return self._torch_module(torch), self._rank + 1  # (C, H, W) or (C, L) per example
+
     def _torch_module(self, torch: Any) -> Any:
         pool = getattr(torch.nn, type(self).__name__)
         return pool(_shown(self.kernel_size), _shown(self.stride), _shown(self.padding))
@@ -555,9 +566,11 @@ class Flatten(Module):
 
     That is ``torch.flatten``'s order, so ``Flatten()`` then ``Layer(C*H*W, n)``
     maps one to one onto ``nn.Flatten`` then ``nn.Linear``. Makes no nodes:
-    it only regroups the Values (numbers become Values). ``to_torch()`` is
-    ``nn.Flatten(start_dim=0)``, which flattens a single example like this
-    module; for batches use ``nn.Flatten()`` (start_dim=1) or ``torch.vmap``.
+    it only regroups the Values (numbers become Values). In a ``Sequential``
+    after convolutions or pooling, ``to_torch()`` gives
+    ``nn.Flatten(start_dim=-3)`` (``-2`` after 1-D layers), which takes one
+    example ``(C, H, W)`` or a batch ``(B, C, H, W)``; on its own it is
+    ``nn.Flatten(start_dim=0)``, which flattens a single example like this module.
 
     >>> [v.data for v in Flatten()([[[1, 2], [3, 4]], [[5, 6], [7, 8]]])]
     [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]
@@ -583,3 +596,9 @@ class Flatten(Module):
 
     def _torch_module(self, torch: Any) -> Any:
         return torch.nn.Flatten(start_dim=0)
+
+    def _torch_module_in(self, torch: Any, example_dims: int | None) -> tuple[Any, int | None]:
+        if example_dims is None:  # alone, or after a module that does not say
+            return self._torch_module(torch), 1
+        # The last example_dims dimensions are one example; any in front are a batch.
+        return torch.nn.Flatten(start_dim=-example_dims), 1

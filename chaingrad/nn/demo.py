@@ -16,7 +16,18 @@ numbers on every machine. Needs matplotlib (and tqdm for the progress bar):
 pip install 'chaingrad[demo]'.
 
 --compiled trains with chaingrad.jit: the step is traced once and replayed,
-with the same numbers, tens of times faster (numpy makes it faster still).
+with the same numbers. At the default 100 steps the training itself (the
+"trained in" time the demo prints) runs 5-15x faster on a 2-core machine
+(4.6 s against 0.3 s when it is quiet), but the whole command only 2-3x
+(less on a busy machine), because starting Python, importing matplotlib and
+drawing the plots take a few seconds either way; the more steps, the closer
+the whole run comes to the training's speed-up.
+
+Two losses are printed. "loss", at each step, is what training minimises:
+the max-margin loss plus the 1e-4 * L2 penalty on the weights, measured
+before that step's update (as micrograd prints it). "data loss", at the end,
+is the max-margin loss alone, on the final weights: how well the points are
+separated, without the penalty.
 
 example:
   chaingrad demo --dataset circles --steps 150 --output ./circles-demo
@@ -33,6 +44,8 @@ import sys
 import tempfile
 import time
 from typing import Any
+
+from chaingrad._usage import UsageError
 
 from ._files import write_atomically
 
@@ -123,7 +136,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--compiled",
         action="store_true",
-        help="train with chaingrad.jit: trace the step once, replay it (same numbers, faster)",
+        help=(
+            "train with chaingrad.jit: trace the step once, replay it (same numbers; "
+            "at the default 100 steps the training 5-15x faster, the whole run 2-3x)"
+        ),
     )
 
 
@@ -157,8 +173,6 @@ def _save_figure(fig: Any, path: str) -> None:
 
 def _prepare_output(output: str, shown: str) -> None:
     """Make the output folder and prove it is writable, before any time is spent training."""
-    from chaingrad.cli import UsageError
-
     if os.path.exists(output) and not os.path.isdir(output):
         raise UsageError(f"chaingrad demo: error: --output {shown!r} is a file, not a folder")
     try:
@@ -183,8 +197,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from chaingrad.cli import UsageError
-
     output = os.path.abspath(args.output)
     if os.path.exists(output) and not os.path.isdir(output):
         raise UsageError(f"chaingrad demo: error: --output {args.output!r} is a file, not a folder")
@@ -228,11 +240,13 @@ def _run(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - started
     # Loss and accuracy are measured before each step's update, as micrograd prints them.
     shown = sorted({*range(0, steps, max(1, steps // 10)), steps - 1})
+    print("loss = max-margin loss + 1e-4 * L2 penalty, before each step's update")
     for k in shown:
         print(f"step {k:>4}  loss {history.loss[k]:.6f}  accuracy {history.accuracy[k]:.1%}")
     final = evaluate(model, X, y, loss="hinge")
     print(
-        f"trained in {seconds:.1f} s; after the last step: data loss {final['loss']:.6f}, "
+        f"trained in {seconds:.1f} s; after the last step: data loss {final['loss']:.6f} "
+        f"(max-margin loss alone, without the L2 penalty), "
         f"training accuracy {final['accuracy']:.1%}"
     )
 

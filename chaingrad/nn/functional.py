@@ -139,29 +139,53 @@ def logsumexp(values: Sequence[Value]) -> Value:
     return engine_logsumexp(_as_value_list(values, "logsumexp"))
 
 
-def softmax(logits: Sequence[Value]) -> list[Value]:
-    """Probabilities ``exp(x_i) / sum_j exp(x_j)``, computed as ``exp(x_i - logsumexp(x))``.
+def _shifted(xs: list[Value]) -> list[Value]:
+    """``x_i - logsumexp(x)``, the logits shifted so the largest is about 0 (``<= 0``).
 
-    Subtracting ``logsumexp`` keeps every exponent at or below 0, so nothing
-    overflows; the probabilities are Values, ready to plot or backpropagate.
+    The softmax family does not change when every logit moves by the same amount;
+    it is computed from these shifted logits (``log_softmax = d - logsumexp(d)``),
+    as PyTorch shifts by the max. Subtracting ``logsumexp(x)`` directly would lose
+    the log of the sum at the ends of the float range: for three logits of
+    ``-1e300`` it is ``-1e300 + log 3``, which rounds to ``-1e300``. The shifted
+    logits are small, so their own log-sum keeps every digit. ``logsumexp(x)``
+    also refuses a ``+inf`` or all ``-inf`` logits with a clear error.
+    """
+    lse = engine_logsumexp(xs)
+    return [v - lse for v in xs]
+
+
+def softmax(logits: Sequence[Value]) -> list[Value]:
+    """Probabilities ``exp(x_i) / sum_j exp(x_j)``, computed as ``exp(d_i - logsumexp(d))``.
+
+    ``d`` are the logits shifted by their log-sum (see :func:`log_softmax`), so
+    every exponent is at most 0 and nothing overflows or loses its digits, from
+    logits of ``1e-308`` to ``1e308``; the probabilities are Values, ready to
+    plot or backpropagate.
 
     >>> [round(p.data, 4) for p in softmax([Value(1.0), Value(1.0)])]
     [0.5, 0.5]
+    >>> [round(p.data, 4) for p in softmax([Value(-1e300)] * 3)]
+    [0.3333, 0.3333, 0.3333]
     """
-    xs = _as_value_list(logits, "softmax")
-    lse = engine_logsumexp(xs)
-    return [(v - lse).exp() for v in xs]
+    d = _shifted(_as_value_list(logits, "softmax"))
+    lse = engine_logsumexp(d)
+    return [(v - lse).exp() for v in d]
 
 
 def log_softmax(logits: Sequence[Value]) -> list[Value]:
-    """``x_i - logsumexp(x)``: log-probabilities, stable for huge logits.
+    """``x_i - logsumexp(x)``: log-probabilities, exact for huge and tiny logits alike.
+
+    Computed as ``d_i - logsumexp(d)`` with ``d = x - logsumexp(x)`` (the shift
+    cancels; the second log-sum recovers the digits the first one rounded away).
 
     >>> [round(p.data, 4) for p in log_softmax([Value(0.0), Value(1000.0)])]
     [-1000.0, 0.0]
+    >>> [round(p.data, 4) for p in log_softmax([Value(1e300), Value(1e300)])]
+    [-0.6931, -0.6931]
     """
-    xs = _as_value_list(logits, "log_softmax")
-    lse = engine_logsumexp(xs)
-    return [v - lse for v in xs]
+    d = _shifted(_as_value_list(logits, "log_softmax"))
+    lse = engine_logsumexp(d)
+    return [v - lse for v in d]
 
 
 # --- losses ------------------------------------------------------------------------
@@ -357,7 +381,11 @@ def cross_entropy(
     target_index: int | Value | Sequence[int | Value],
     reduction: Reduction = "mean",
 ) -> Value | list[Value]:
-    """``-log softmax(logits)[target]``, computed as ``logsumexp(logits) - logits[target]``.
+    """``-log softmax(logits)[target]``, i.e. ``logsumexp(logits) - logits[target]``.
+
+    Computed on the shifted logits of :func:`log_softmax`, so it is exact at the
+    ends of the float range too (``cross_entropy([1.7e308, 1.7e308, -1.7e308], 1)``
+    is ``log 2``).
 
     One sample: ``logits`` is a list of Values and ``target_index`` an int.
     A batch: a list of such lists and a list of ints (averaged by default).
@@ -380,14 +408,16 @@ def cross_entropy(
         xs = _as_value_list(row, "cross_entropy")
         check_input(target, _class_index)  # for an argument of a compiled step, too
         if isinstance(target, Value):
-            losses.append(engine_logsumexp(xs) - take(xs, target))  # range checked by take
+            d = _shifted(xs)
+            losses.append(engine_logsumexp(d) - take(d, target))  # range checked by take
             continue
         index = int(target)
         if not 0 <= index < len(xs):
             raise ValueError(
                 f"cross_entropy: target index {target} is out of range for {len(xs)} classes"
             )
-        losses.append(engine_logsumexp(xs) - xs[index])
+        d = _shifted(xs)
+        losses.append(engine_logsumexp(d) - d[index])
     return _finish(losses, single, reduction, "cross_entropy")
 
 

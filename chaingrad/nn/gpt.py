@@ -36,19 +36,16 @@ from typing import Any
 
 from chaingrad.engine import Value, no_grad
 
-from ._checks import check_int
-from .attention import (
-    Embedding,
-    Linear,
-    TransformerBlock,
-    Vector,
-    _check_activation,
-    is_token_id,
-    make_norm,
-    torch_classes,
-)
+from ._checks import Vector, check_int, is_token_id
+from ._memory import check_parameters
+from .embedding import Embedding
 from .init import Seed, make_rng
-from .module import Module, prefixed
+from .linear import Linear
+from .module import Module
+from .norm import check_norm, make_norm, norm_parameters
+from .torch_export import prefixed
+from .torch_twins import torch_classes
+from .transformer import TransformerBlock, block_parameters, check_activation
 
 
 class GPT(Module):
@@ -72,7 +69,7 @@ class GPT(Module):
     ``lm_head`` as in GPT-2. Every weight starts from its torch module's
     default initialisation.
 
-    ``to_torch()`` returns a ``torch.nn.Module`` (``chaingrad.nn.attention.TorchGPT``)
+    ``to_torch()`` returns a ``torch.nn.Module`` (``chaingrad.nn.torch_twins.TorchGPT``)
     built from ``nn.Embedding``, ``nn.RMSNorm``/``nn.LayerNorm``,
     ``nn.MultiheadAttention(batch_first=True)`` and ``nn.Linear``, with the
     same parameter names, that maps a (B, T) LongTensor of ids to (B, T,
@@ -102,8 +99,12 @@ class GPT(Module):
         if n_embd % n_head:
             raise ValueError(f"GPT: n_embd ({n_embd}) must be divisible by n_head ({n_head})")
         n_layer = check_int(n_layer, "GPT: n_layer", minimum=0)
-        _check_activation(activation, "GPT")
-        make_norm(norm, 1, bias, "GPT")  # checks the name before anything is built
+        check_activation(activation, "GPT")
+        check_norm(norm, "GPT")
+        embeddings = (vocab_size + block_size) * n_embd  # wte and wpe
+        head = norm_parameters(norm, n_embd, bias) + n_embd * vocab_size  # ln_f and lm_head
+        blocks = n_layer * block_parameters(n_embd, norm, bias)
+        check_parameters("GPT", embeddings + blocks + head)  # a huge block_size stops here
         self.norm, self.bias, self.activation = norm, bool(bias), activation
         rng = make_rng(seed)
         self.wte = Embedding(vocab_size, n_embd, seed=rng)
@@ -194,6 +195,13 @@ class GPT(Module):
             for _ in range(max_new_tokens):
                 last = self._hidden(ids[-self.block_size :])[-1]
                 logits = [v.data for v in self.lm_head(self.ln_f(last))]
+                if not all(map(math.isfinite, logits)):  # nan in, nan everywhere
+                    raise ValueError(
+                        f"GPT.generate: the model's logits are not finite "
+                        f"({_first_bad(logits)}) at position {len(ids)}: its weights have "
+                        "diverged (nan or inf); retrain with a lower learning rate or load "
+                        "a saved model"
+                    )
                 ids.append(_sample(logits, float(temperature), rng))
                 if ids[-1] == stop:
                     break
@@ -225,6 +233,11 @@ class GPT(Module):
             yield from prefixed(f"blocks.{i}", block.torch_parameters())
         yield from prefixed("ln_f", self.ln_f.torch_parameters())
         yield from prefixed("lm_head", self.lm_head.torch_parameters())
+
+
+def _first_bad(logits: list[float]) -> str:
+    k = next(i for i, z in enumerate(logits) if not math.isfinite(z))
+    return f"logit {k} is {logits[k]}"
 
 
 def _sample(logits: list[float], temperature: float, rng: random.Random) -> int:

@@ -26,7 +26,8 @@ from chaingrad.engine.trace_hook import guard, random_leaves
 from ._checks import _describe, as_value_array, check_int
 from ._memory import BYTES_PER_VALUE, check_memory
 from .init import Initializer, Seed, get_initializer, make_rng
-from .module import Module, prefixed
+from .module import Module
+from .torch_export import prefixed
 
 # name -> the Value method applying it (None: identity)
 ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
@@ -319,6 +320,9 @@ class Dropout(Module):
     def _torch_module(self, torch: Any) -> Any:
         return torch.nn.Dropout(self.p)
 
+    def _torch_module_in(self, torch: Any, example_dims: int | None) -> tuple[Any, int | None]:
+        return self._torch_module(torch), example_dims  # elementwise: the layout is kept
+
 
 class Sequential(Module):
     """Modules (or plain functions) applied one after the other.
@@ -341,6 +345,10 @@ class Sequential(Module):
         return x
 
     def _torch_module(self, torch: Any) -> Any:
+        return self._torch_module_in(torch, None)[0]
+
+    def _torch_module_in(self, torch: Any, example_dims: int | None) -> tuple[Any, int | None]:
+        twins = []
         for i, step in enumerate(self.steps):
             if not isinstance(step, Module):
                 name = getattr(step, "__name__", type(step).__name__)
@@ -348,8 +356,11 @@ class Sequential(Module):
                     f"Sequential.to_torch(): step {i} ({name}) is a plain function; "
                     "use a module such as chaingrad.nn.ReLU() so it can be exported"
                 )
-        modules = [step for step in self.steps if isinstance(step, Module)]  # all, as checked
-        return torch.nn.Sequential(*(module._torch_module(torch) for module in modules))
+            # Each step learns how many dimensions one example has when it arrives, so
+            # its twin takes a batch in front of them (a Flatten after convolutions).
+            twin, example_dims = step._torch_module_in(torch, example_dims)
+            twins.append(twin)
+        return torch.nn.Sequential(*twins), example_dims
 
     def torch_parameters(self) -> Iterator[tuple[str, Any]]:
         for i, step in enumerate(self.steps):

@@ -1,4 +1,4 @@
-"""The ``Module`` base: parameters found by walking attributes, train/eval, saving and loading.
+"""The ``Module`` base: parameters found by walking attributes, train/eval, state dicts.
 
 A module's parameters are the :class:`~chaingrad.Value` objects held in its
 public attributes, directly or in (nested) lists and tuples; its submodules are
@@ -6,38 +6,29 @@ the :class:`Module` objects held the same way. Attributes whose names start
 with ``_`` are private and not walked. Names are dotted paths, as in PyTorch:
 ``layers.0.neurons.3.w.1``.
 
-Model files are JSON (loading never runs code)::
-
-    {"format": "chaingrad.state_dict", "version": 1, "model": "MLP",
-     "state": {"layers.0.neurons.0.w": [0.23, -0.71], "layers.0.neurons.0.b": 0.0, ...}}
-
-Floats are written with ``repr``, so a save/load round trip is exact.
+This file holds the tree and its walks. What is built on them lives apart:
+``state_dict.py`` (parameters as floats by name, and checking a state dict),
+``model_file.py`` (the JSON model file behind ``save``/``load``) and
+``torch_export.py`` (``to_torch``).
 """
 
 from __future__ import annotations
 
-import json
-import math
-import numbers
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from chaingrad.engine import Value
 from chaingrad.engine.scopes import active_recorder
 
+from . import model_file, torch_export
 from ._checks import short_repr
-from ._files import read_bounded, write_atomically
+from .state_dict import StateDictError, Tensor, checked_assignments, indexed_leaves, to_data
 
-FORMAT = "chaingrad.state_dict"
-VERSION = 1
+# Re-exported: the names other modules and scripts import from here.
+from .torch_export import import_torch, prefixed
 
-# A parameter entry of a state dict: one float, or a nested list of floats.
-Tensor = float | list[Any]
-
-
-class StateDictError(ValueError):
-    """A state dict or model file does not match the model; the model was left unchanged."""
+__all__ = ["Module", "StateDictError", "Tensor", "import_torch", "prefixed"]
 
 
 def _is_value_tree(obj: Any) -> bool:
@@ -105,63 +96,6 @@ def _found_in(obj: Any, path: str, owner: Module) -> Iterator[tuple[str, Any]]:
                 f"{type(owner).__name__}.{where}: a set holds parameters or modules; a set "
                 "has no fixed order, so they could not be named or saved: use a list"
             )
-
-
-def _to_data(tree: Any) -> Tensor:
-    """The floats of a Value tree, same nesting (lists)."""
-    if isinstance(tree, Value):
-        return tree.data
-    return [_to_data(item) for item in tree]  # parameter trees are shallow (1-2 levels)
-
-
-def _pairs_if_matching(name: str, tree: Any, entry: Any) -> list[tuple[Value, float]]:
-    """(parameter, number) pairs when ``entry`` has ``tree``'s nesting, else StateDictError.
-
-    Walks both side by side with an explicit stack, so a hostile deeply nested
-    entry cannot exhaust the recursion limit.
-    """
-    pairs = []
-    stack = [(tree, entry, name)]
-    while stack:
-        node, item, where = stack.pop()
-        if isinstance(node, Value):
-            if isinstance(item, bool) or not isinstance(item, numbers.Real):
-                raise StateDictError(
-                    f"state dict entry {where!r} should be a number, got {_describe(item)}"
-                )
-            try:
-                pairs.append((node, float(item)))
-            except (OverflowError, ValueError):
-                raise StateDictError(
-                    f"state dict entry {where!r} is too large for a float: {_describe(item)}"
-                ) from None
-            continue
-        if not isinstance(item, (list, tuple)) or len(item) != len(node):
-            raise StateDictError(
-                f"state dict entry {where!r} should be {_describe_tree(node)}, "
-                f"got {_describe(item)}"
-            )
-        stack.extend(
-            (sub, sub_item, f"{where}.{i}")
-            for i, (sub, sub_item) in reversed(list(enumerate(zip(node, item))))
-        )
-    return pairs
-
-
-def _describe_tree(tree: Any) -> str:
-    if all(isinstance(item, Value) for item in tree):
-        return f"a list of {len(tree)} numbers"
-    return f"a list of {len(tree)} lists"
-
-
-def _describe(entry: Any) -> str:
-    if isinstance(entry, (list, tuple)):
-        return f"a list of {len(entry)} items"
-    if isinstance(entry, int) and not isinstance(entry, bool) and entry.bit_length() > 128:
-        return short_repr(entry)  # "an integer of 400 digits"
-    if isinstance(entry, numbers.Real) and not isinstance(entry, bool):
-        return f"the number {short_repr(entry)}"
-    return f"{type(entry).__name__} {short_repr(entry)}"
 
 
 class Module:
@@ -260,7 +194,7 @@ class Module:
                     seen.add(tree)
                     yield name, tree
                 continue
-            for index, value in _indexed_leaves(tree):
+            for index, value in indexed_leaves(tree):
                 if value not in seen:
                     seen.add(value)
                     yield f"{name}.{index}", value
@@ -338,7 +272,7 @@ class Module:
         """This module as the standard ``torch.nn`` module, in float64, with the same weights.
 
         When a learner outgrows scalars, the same trained model runs on PyTorch
-        (GPUs, batches, the ecosystem). torch is imported here and nowhere else.
+        (GPUs, batches, the ecosystem). torch is imported only then.
 
         Subclasses say how: ``_torch_module(torch)`` builds the torch module with
         the right sizes, and ``torch_parameters()`` pairs each of its parameter
@@ -352,29 +286,22 @@ class Module:
           (2): Linear(in_features=4, out_features=1, bias=True)
         )
         """
-        torch = import_torch(f"{type(self).__name__}.to_torch()")
-        module = self._torch_module(torch).to(torch.float64)
-        targets = dict(module.named_parameters())
-        sources = dict(self.torch_parameters())
-        if set(targets) != set(sources):
-            raise RuntimeError(  # a bug in a module's export, not the user's doing
-                f"{type(self).__name__}.to_torch(): torch parameters {sorted(targets)} "
-                f"but chaingrad gives {sorted(sources)}"
-            )
-        with torch.no_grad():
-            for name, tree in sources.items():
-                values = torch.tensor(_to_data(tree), dtype=torch.float64)
-                if values.shape != targets[name].shape:
-                    raise RuntimeError(
-                        f"{type(self).__name__}.to_torch(): {name} has shape "
-                        f"{tuple(values.shape)}, torch expects {tuple(targets[name].shape)}"
-                    )
-                targets[name].copy_(values)
-        return module
+        return torch_export.to_torch(self)
 
     def _torch_module(self, torch: Any) -> Any:
         """The ``torch.nn`` module of the same architecture (weights are filled in after)."""
         raise NotImplementedError(f"{type(self).__name__} has no PyTorch counterpart (to_torch)")
+
+    def _torch_module_in(self, torch: Any, example_dims: int | None) -> tuple[Any, int | None]:
+        """The torch twin for inputs of ``example_dims`` dimensions per example, and its outputs'.
+
+        ``None`` means unknown. :class:`~chaingrad.nn.Sequential` threads this
+        through its steps so that a ``Flatten`` after convolutions flattens the
+        last three dimensions only and keeps a batch dimension in front. A
+        module that keeps the layout (an activation) or sets it (a convolution)
+        says so by overriding this; by default the layout after it is unknown.
+        """
+        return self._torch_module(torch), None
 
     def torch_parameters(self) -> Iterator[tuple[str, Any]]:
         """``(torch parameter name, Values nested as that tensor)`` for every weight.
@@ -393,7 +320,7 @@ class Module:
         >>> Neuron(2, seed=0).state_dict()
         {'w': [0.6888437030500962, 0.515908805880605], 'b': 0.0}
         """
-        return {name: _to_data(tree) for name, tree in self.named_parameter_groups()}
+        return {name: to_data(tree) for name, tree in self.named_parameter_groups()}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Copy values from ``state`` into the parameters (same Value objects, new ``data``).
@@ -403,25 +330,9 @@ class Module:
         hold real numbers. On any mismatch a :class:`StateDictError` says what
         was wrong and no parameter has changed.
         """
-        if not isinstance(state, Mapping):
-            raise StateDictError(
-                f"a state dict must be a mapping of names to numbers, got {type(state).__name__}"
-            )
-        groups = dict(self.named_parameter_groups())
-        missing = [name for name in groups if name not in state]
-        extra = [name for name in state if name not in groups]
-        problems = []
-        if missing:
-            problems.append(f"missing {_name_list(missing)}")
-        if extra:
-            problems.append(f"unexpected {_name_list(extra)}")
-        if problems:
-            raise StateDictError(
-                f"state dict does not match {type(self).__name__}: " + "; ".join(problems)
-            )
-        assignments: list[tuple[Value, float]] = []
-        for name, tree in groups.items():
-            assignments.extend(_pairs_if_matching(name, tree, state[name]))
+        assignments = checked_assignments(
+            dict(self.named_parameter_groups()), state, type(self).__name__
+        )
         # Only now, with everything checked, touch the model.
         for value, number in assignments:
             value.data = number
@@ -434,16 +345,7 @@ class Module:
         temporary file left by a save that was killed is removed by the next
         save to the same path.
         """
-        document = {
-            "format": FORMAT,
-            "version": VERSION,
-            "model": type(self).__name__,
-            "state": self.state_dict(),
-        }
-        # NaN and infinities are written as JSON's common NaN/Infinity extension so a
-        # diverged model still round-trips; repr-based float output makes it exact.
-        text = json.dumps(document, indent=1) + "\n"
-        write_atomically(path, text.encode("utf-8"))
+        model_file.save(self, path)
 
     def load(self, path: str | os.PathLike[str]) -> Module:
         """Read parameters saved by :meth:`save` into this model; returns self.
@@ -454,139 +356,4 @@ class Module:
         :class:`StateDictError` (``FileNotFoundError`` for a missing file)
         and leaves the model unchanged.
         """
-        path = os.fspath(path)
-        limit = self._file_size_limit()
-        what = f"a model file for this {type(self).__name__} ({self.num_parameters()} parameters)"
-        try:
-            raw = read_bounded(path, limit, what)
-        except ValueError as error:
-            raise StateDictError(f"{path}: {error}") from None
-        if not raw.strip():
-            raise StateDictError(f"{path}: the file is empty, not a chaingrad model file")
-        try:
-            document = json.loads(
-                raw.decode("utf-8"),
-                parse_constant=_parse_constant,
-                parse_float=_parse_float,
-                parse_int=_parse_int,
-                object_pairs_hook=_unique_keys,
-            )
-        except _FileContentError as error:
-            raise StateDictError(f"{path}: {error}") from None
-        except (ValueError, RecursionError) as error:  # bad UTF-8, bad JSON, absurd nesting
-            reason = str(error) or type(error).__name__
-            raise StateDictError(f"{path}: not a chaingrad model file ({reason})") from None
-        finally:
-            del raw
-        if not isinstance(document, dict) or document.get("format") != FORMAT:
-            raise StateDictError(
-                f'{path}: not a chaingrad model file (no "format": {FORMAT!r} tag)'
-            )
-        if document.get("version") != VERSION:
-            raise StateDictError(
-                f"{path}: model file version {short_repr(document.get('version'))} is not "
-                f"supported (this chaingrad reads version {VERSION})"
-            )
-        if "state" not in document:
-            raise StateDictError(f'{path}: model file has no "state"')
-        try:
-            self.load_state_dict(document["state"])
-        except StateDictError as error:
-            raise StateDictError(f"{path}: {error}") from None
-        return self
-
-    def _file_size_limit(self) -> int:
-        """The largest model file :meth:`load` reads for this model, in bytes.
-
-        :meth:`save` writes under 40 bytes per number; the limit allows five
-        times that plus room for names and formatting, so any file written for
-        this architecture (even re-indented by hand) fits, and a gigabyte of
-        anything is refused before it is read.
-        """
-        groups = list(self.named_parameter_groups())
-        numbers_count = sum(len(_indexed_leaves(tree)) for _, tree in groups)
-        return _FILE_BASE_BYTES + _FILE_BYTES_PER_NUMBER * numbers_count + 1024 * len(groups)
-
-
-def import_torch(who: str) -> Any:
-    """The torch module, or an ImportError saying what needed it and how to install it."""
-    try:
-        import torch
-    except ImportError:
-        raise ImportError(
-            f"{who} needs PyTorch: pip install torch (the CPU build is enough)"
-        ) from None
-    return torch
-
-
-def prefixed(prefix: str, pairs: Iterable[tuple[str, Any]]) -> Iterator[tuple[str, Any]]:
-    """``torch_parameters()`` pairs of a submodule, renamed as seen from its parent."""
-    for name, tree in pairs:
-        yield f"{prefix}.{name}", tree
-
-
-_FILE_BASE_BYTES = 1 << 20
-_FILE_BYTES_PER_NUMBER = 200
-
-
-class _FileContentError(ValueError):
-    """Valid JSON that no chaingrad model file contains (reported with the path)."""
-
-
-def _parse_constant(name: str) -> float:
-    # json.loads accepts NaN, Infinity and -Infinity by default; say so explicitly.
-    return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}[name]
-
-
-def _parse_float(text: str) -> float:
-    value = float(text)
-    if math.isinf(value):  # 1e400: beyond every float (save writes inf as Infinity)
-        raise _FileContentError(
-            f"the number {_shorten(text, unit='digits')} is too large for a float"
-        )
-    return value
-
-
-def _parse_int(text: str) -> int | float:
-    if len(text) <= 18:
-        return int(text)
-    # Long integers become floats right away: int() of thousands of digits is slow
-    # and refused by Python, and a parameter is a float anyway.
-    return _parse_float(text)
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    document = dict(pairs)
-    if len(document) != len(pairs):
-        keys = [key for key, _ in pairs]
-        twice = next(key for key in keys if keys.count(key) > 1)
-        raise _FileContentError(f"the key {short_repr(twice)} appears twice")
-    return document
-
-
-def _shorten(text: str, keep: int = 40, unit: str = "characters") -> str:
-    if len(text) <= keep:
-        return text
-    return f"{text[: keep // 2]}...{text[-keep // 4 :]} ({len(text)} {unit})"
-
-
-def _indexed_leaves(tree: Any) -> list[tuple[str, Value]]:
-    """("0", v), ("1", v) ... or ("0.1", v) for nested lists, in order."""
-    out = []
-    stack: list[tuple[str, Any]] = [("", tree)]
-    while stack:
-        prefix, item = stack.pop()
-        if isinstance(item, (list, tuple)):
-            stack.extend(
-                (f"{prefix}.{i}" if prefix else str(i), sub)
-                for i, sub in reversed(list(enumerate(item)))
-            )
-        else:
-            out.append((prefix, item))
-    return out
-
-
-def _name_list(names: list[str]) -> str:
-    shown = ", ".join(repr(n) for n in names[:5])
-    more = f" and {len(names) - 5} more" if len(names) > 5 else ""
-    return f"{shown}{more}"
+        return model_file.load(self, path)

@@ -51,21 +51,24 @@ builds and backpropagates.
 
 from __future__ import annotations
 
+import functools
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from chaingrad.engine import Constant, Value, dot, dots
 
-from ._checks import _describe, as_value_array, check_int
+from ._checks import Vector, _describe, as_value_array, check_int
+from ._memory import check_parameters
 from .init import Seed, make_rng
 from .module import Module
 
-Vector = list[Value]
 Matrix = list[list[Value]]
 # The state a cell carries: (h,) for RNN and GRU, (h, c) for LSTM.
 State = tuple[Vector, ...]
+# One time step: (x, state, weights) -> the next state.
+Step = Callable[[Vector, State, "_Gates"], State]
 
 NONLINEARITIES = ("tanh", "relu")
 # Options printed by repr() only when they differ from these (torch's defaults).
@@ -77,7 +80,48 @@ _DEFAULTS: dict[str, Any] = {
 }
 
 
-# --- the weights of one cell, ready for one dot node per unit ------------------------
+# --- the equations: one time step of each cell -------------------------------------------
+
+
+def rnn_step(x: Vector, state: State, w: _Gates, nonlinearity: str = "tanh") -> State:
+    """``h' = tanh(W_ih x + b_ih + W_hh h + b_hh)`` (or relu)."""
+    (h,) = state
+    pre = w.joint(x, h)
+    if nonlinearity == "relu":
+        return ([v.relu() for v in pre],)
+    return ([v.tanh() for v in pre],)
+
+
+def lstm_step(x: Vector, state: State, w: _Gates) -> State:
+    """``(h', c')`` from ``x`` and ``(h, c)``: gates i, f, g, o, then the cell and hidden state."""
+    h, c = state
+    i, f, g, o = _blocks(w.joint(x, h), 4)  # W_i* x + b_i* + W_h* h + b_h*, stacked i, f, g, o
+    i = [v.sigmoid() for v in i]
+    f = [v.sigmoid() for v in f]
+    g = [v.tanh() for v in g]
+    o = [v.sigmoid() for v in o]
+    c = [dot((f_k, i_k), (c_k, g_k)) for f_k, i_k, c_k, g_k in zip(f, i, c, g)]  # f*c + i*g
+    h = [o_k * c_k.tanh() for o_k, c_k in zip(o, c)]
+    return h, c
+
+
+def gru_step(x: Vector, state: State, w: _Gates) -> State:
+    """``h'`` from ``x`` and ``h``: gates r and z, the new gate n, then the blend of n and h."""
+    (h,) = state
+    r, z = _blocks(w.joint(x, h), 2)  # W_r* x + b_r* + W_h* h + b_h*, stacked r, z
+    r = [v.sigmoid() for v in r]
+    z = [v.sigmoid() for v in z]
+    # n = tanh(W_in x + b_in + r * (W_hn h + b_hn)): r gates the hidden part only.
+    n = [(a + r_k * b).tanh() for a, r_k, b in zip(w.input_part(x), r, w.hidden_part(h))]
+    one = w.one
+    h = [dot((one - z_k, z_k), (n_k, h_k)) for z_k, n_k, h_k in zip(z, n, h)]  # (1-z)*n + z*h
+    return (h,)
+
+
+def _blocks(stacked: Vector, count: int) -> list[Vector]:
+    """``stacked`` cut into ``count`` equal blocks (the gates, in their stacking order)."""
+    size = len(stacked) // count
+    return [stacked[k * size : (k + 1) * size] for k in range(count)]
 
 
 class _Gates:
@@ -130,48 +174,7 @@ class _Gates:
         return dots(self.hidden_rows, h1)
 
 
-# --- one time step of each cell: the equations of the module docstring ----------------
-
-
-def _rnn_step(x: Vector, state: State, gates: _Gates, nonlinearity: str) -> State:
-    """``h' = tanh(W_ih x + b_ih + W_hh h + b_hh)`` (or relu)."""
-    pre = gates.joint(x, state[0])
-    if nonlinearity == "relu":
-        return ([v.relu() for v in pre],)
-    return ([v.tanh() for v in pre],)
-
-
-def _lstm_step(x: Vector, state: State, gates: _Gates) -> State:
-    """``(h', c')`` from ``x`` and ``(h, c)``: gates i, f, g, o, then the cell and hidden state."""
-    h, c = state
-    size = len(h)
-    pre = gates.joint(x, h)  # the four gates' pre-activations, stacked i, f, g, o
-    i = [v.sigmoid() for v in pre[0 * size : 1 * size]]
-    f = [v.sigmoid() for v in pre[1 * size : 2 * size]]
-    g = [v.tanh() for v in pre[2 * size : 3 * size]]
-    o = [v.sigmoid() for v in pre[3 * size : 4 * size]]
-    # c' = f * c + i * g, as one dot node per unit.
-    c = [dot((f_k, i_k), (c_k, g_k)) for f_k, i_k, c_k, g_k in zip(f, i, c, g)]
-    h = [o_k * c_k.tanh() for o_k, c_k in zip(o, c)]
-    return h, c
-
-
-def _gru_step(x: Vector, state: State, gates: _Gates) -> State:
-    """``h'`` from ``x`` and ``h``: gates r and z, the new gate n, then the blend of n and h."""
-    (h,) = state
-    size = len(h)
-    pre = gates.joint(x, h)  # r and z pre-activations, stacked
-    r = [v.sigmoid() for v in pre[0:size]]
-    z = [v.sigmoid() for v in pre[size : 2 * size]]
-    # n = tanh(W_in x + b_in + r * (W_hn h + b_hn)): r gates the hidden part only.
-    n = [(a + r_k * b).tanh() for a, r_k, b in zip(gates.input_part(x), r, gates.hidden_part(h))]
-    one = gates.one
-    # h' = (1 - z) * n + z * h, as one dot node per unit.
-    h = [dot((one - z_k, z_k), (n_k, h_k)) for z_k, n_k, h_k in zip(z, n, h)]
-    return (h,)
-
-
-# --- shared construction and checks -----------------------------------------------------
+# --- checks and weights, shared by cells and layers ----------------------------------------
 
 
 def _check_bool(value: Any, what: str) -> bool:
@@ -184,6 +187,26 @@ def _check_nonlinearity(value: Any, who: str) -> str:
     if value not in NONLINEARITIES:
         raise ValueError(f"{who}: nonlinearity must be 'tanh' or 'relu', got {value!r}")
     return str(value)
+
+
+def _new_weights(
+    rng: random.Random, rows: int, width: int, hidden_size: int, bias: bool
+) -> tuple[Matrix, Matrix, Vector | None, Vector | None]:
+    """``W_ih, W_hh, b_ih, b_hh`` with ``rows`` rows for inputs of ``width``, drawn as torch does.
+
+    Every entry is U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)); the gate
+    blocks are stacked row-wise; the biases are None when ``bias=False``.
+    """
+    bound = 1.0 / math.sqrt(hidden_size)
+
+    def draw(count: int) -> Vector:
+        return [Value(rng.uniform(-bound, bound)) for _ in range(count)]
+
+    w_ih = [draw(width) for _ in range(rows)]
+    w_hh = [draw(hidden_size) for _ in range(rows)]
+    if not bias:
+        return w_ih, w_hh, None, None
+    return w_ih, w_hh, draw(rows), draw(rows)
 
 
 def _as_state(
@@ -205,52 +228,51 @@ def _as_state(
 
 
 class _Recurrent(Module):
-    """What the cells and the layers share: the kind of cell and its step."""
+    """The sizes, weights and torch export shared by every cell and layer below.
 
-    # Set by each kind: gate blocks stacked in W_ih (1; 4 = i, f, g, o; 3 = r, z, n),
-    # how many of them are one joint dot (GRU's n is not), the state's names.
+    Each class says which cell it is: how many gate blocks ``W_ih`` stacks
+    (1; 4 = i, f, g, o; 3 = r, z, n), how many of them are one joint dot
+    (all but GRU's n), the names of its state and its torch class.
+    """
+
+    _equations: Step
     _gate_blocks: int
     _joined_blocks: int
     _state_names: tuple[str, ...] = ("h",)
-    _torch_name: str  # the torch.nn class to_torch() builds
-    nonlinearity: str = "tanh"
+    _torch_name: str
 
-    input_size: int
-    hidden_size: int
-    bias: bool
-
-    def _set_sizes(self, input_size: int, hidden_size: int, bias: bool) -> None:
+    def __init__(self, input_size: int, hidden_size: int, bias: bool) -> None:
         who = type(self).__name__
         self.input_size = check_int(input_size, f"{who}: input_size")
         self.hidden_size = check_int(hidden_size, f"{who}: hidden_size")
         self.bias = _check_bool(bias, f"{who}: bias")
 
+    def _weights_size(self, width: int) -> int:
+        """How many parameters ``W_ih, W_hh, b_ih, b_hh`` have for inputs of ``width``."""
+        rows = self._gate_blocks * self.hidden_size
+        return rows * (width + self.hidden_size + (2 if self.bias else 0))
+
     def _new_weights(
         self, rng: random.Random, width: int
     ) -> tuple[Matrix, Matrix, Vector | None, Vector | None]:
-        """``W_ih, W_hh, b_ih, b_hh`` for inputs of ``width``, drawn as torch does.
-
-        Every entry is U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)); the gate
-        blocks are stacked row-wise; the biases are None when ``bias=False``.
-        """
         rows = self._gate_blocks * self.hidden_size
-        bound = 1.0 / math.sqrt(self.hidden_size)
+        return _new_weights(rng, rows, width, self.hidden_size, self.bias)
 
-        def draw(count: int) -> Vector:
-            return [Value(rng.uniform(-bound, bound)) for _ in range(count)]
+    def _gates(self, weights: tuple[Any, Any, Any, Any], one: Value) -> _Gates:
+        """The weights joined for one dot per unit; ``one`` is the constant 1 of the call."""
+        return _Gates(*weights, one, self._joined_blocks * self.hidden_size)
 
-        w_ih = [draw(width) for _ in range(rows)]
-        w_hh = [draw(self.hidden_size) for _ in range(rows)]
-        if not self.bias:
-            return w_ih, w_hh, None, None
-        return w_ih, w_hh, draw(rows), draw(rows)
+    def _step(self) -> Step:
+        """This cell's equations as ``step(x, state, weights)``: ``lstm_step``, ``gru_step``..."""
+        return type(self)._equations
 
-    @property
-    def _has_cell_state(self) -> bool:
-        return len(self._state_names) == 2
-
-    def _step(self, x: Vector, state: State, gates: _Gates) -> State:
-        raise NotImplementedError
+    def _zeros(self, count: int | None = None) -> tuple[list[Any], ...]:
+        """The default start: zeros for each part of the state (one vector, or ``count``)."""
+        zero: Value = Constant(0.0)
+        size = self.hidden_size
+        if count is None:
+            return tuple([zero] * size for _ in self._state_names)
+        return tuple([[zero] * size for _ in range(count)] for _ in self._state_names)
 
     def extra_repr(self) -> str:
         # As torch prints it: the sizes, then each option that differs from its default.
@@ -267,40 +289,9 @@ class _Recurrent(Module):
 
     def _torch_options(self) -> dict[str, Any]:
         """Keyword arguments of the torch class beyond the sizes and ``bias``."""
+        if hasattr(self, "nonlinearity"):  # the Elman RNNs
+            return {"nonlinearity": self.nonlinearity}
         return {}
-
-    @property
-    def _joined_rows(self) -> int:
-        """How many rows of the stacked gates are one joint dot (all but GRU's n)."""
-        return self._joined_blocks * self.hidden_size
-
-
-class _RNNKind(_Recurrent):
-    _gate_blocks = 1
-    _joined_blocks = 1
-
-    def _torch_options(self) -> dict[str, Any]:
-        return {**super()._torch_options(), "nonlinearity": self.nonlinearity}
-
-    def _step(self, x: Vector, state: State, gates: _Gates) -> State:
-        return _rnn_step(x, state, gates, self.nonlinearity)
-
-
-class _LSTMKind(_Recurrent):
-    _gate_blocks = 4
-    _joined_blocks = 4
-    _state_names = ("h", "c")
-
-    def _step(self, x: Vector, state: State, gates: _Gates) -> State:
-        return _lstm_step(x, state, gates)
-
-
-class _GRUKind(_Recurrent):
-    _gate_blocks = 3
-    _joined_blocks = 2
-
-    def _step(self, x: Vector, state: State, gates: _Gates) -> State:
-        return _gru_step(x, state, gates)
 
 
 # --- cells: one time step -----------------------------------------------------------------
@@ -312,24 +303,21 @@ class _Cell(_Recurrent):
     def __init__(
         self, input_size: int, hidden_size: int, bias: bool = True, *, seed: Seed = None
     ) -> None:
-        self._set_sizes(input_size, hidden_size, bias)
+        super().__init__(input_size, hidden_size, bias)
+        check_parameters(type(self).__name__, self._weights_size(input_size))
         weights = self._new_weights(make_rng(seed), input_size)
         self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh = weights
 
-    def forward(self, x: Any, state: Any = None) -> Any:
+    def _next(self, x: Any, state: Any) -> State:
+        """The next state from input ``x`` and ``state`` (zeros when None), both checked."""
         who = type(self).__name__
         x = as_value_array(x, (self.input_size,), who, "x[input]")
-        size = self.hidden_size
-        start: State
         if state is None:
-            zero: Value = Constant(0.0)
-            start = tuple([zero] * size for _ in self._state_names)
+            start = self._zeros()
         else:
-            start = _as_state(state, (size,), who, self._state_names, "[hidden]")
+            start = _as_state(state, (self.hidden_size,), who, self._state_names, "[hidden]")
         weights = (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
-        gates = _Gates(*weights, Constant(1.0), self._joined_rows)
-        new = self._step(x, start, gates)
-        return new if self._has_cell_state else new[0]
+        return self._step()(x, start, self._gates(weights, Constant(1.0)))
 
     def torch_parameters(self) -> Iterator[tuple[str, Any]]:
         yield "weight_ih", self.weight_ih
@@ -339,7 +327,7 @@ class _Cell(_Recurrent):
             yield "bias_hh", self.bias_hh
 
 
-class RNNCell(_RNNKind, _Cell):
+class RNNCell(_Cell):
     """One step of an Elman RNN: ``h' = tanh(W_ih x + b_ih + W_hh h + b_hh)``.
 
     ``cell(x, h=None)`` takes an input vector of ``input_size`` numbers or
@@ -359,6 +347,7 @@ class RNNCell(_RNNKind, _Cell):
     on a 1-D tensor (one example) or a ``(batch, input)`` tensor.
     """
 
+    _gate_blocks = _joined_blocks = 1
     _torch_name = "RNNCell"
 
     def __init__(
@@ -373,13 +362,16 @@ class RNNCell(_RNNKind, _Cell):
         self.nonlinearity = _check_nonlinearity(nonlinearity, "RNNCell")
         super().__init__(input_size, hidden_size, bias, seed=seed)
 
+    def _step(self) -> Step:
+        return functools.partial(rnn_step, nonlinearity=self.nonlinearity)
+
     def forward(self, x: Any, h: Any = None) -> Vector:
         """The next hidden state from input ``x`` and hidden state ``h`` (zeros if None)."""
-        out: Vector = super().forward(x, h)
-        return out
+        (h,) = self._next(x, h)
+        return h
 
 
-class LSTMCell(_LSTMKind, _Cell):
+class LSTMCell(_Cell):
     """One step of a long short-term memory cell, with torch's gates i, f, g, o.
 
     ``cell(x)`` or ``cell(x, (h, c))`` returns the new ``(h, c)``, each a list of
@@ -400,15 +392,18 @@ class LSTMCell(_LSTMKind, _Cell):
     (3, 3, 12, 2)
     """
 
+    _equations = staticmethod(lstm_step)
+    _gate_blocks = _joined_blocks = 4
+    _state_names = ("h", "c")
     _torch_name = "LSTMCell"
 
     def forward(self, x: Any, state: Any = None) -> tuple[Vector, Vector]:
         """The next ``(h, c)`` from input ``x`` and ``state = (h, c)`` (zeros if None)."""
-        h, c = super().forward(x, state)
+        h, c = self._next(x, state)
         return h, c
 
 
-class GRUCell(_GRUKind, _Cell):
+class GRUCell(_Cell):
     """One step of a gated recurrent unit, with torch's gates r, z, n.
 
     ``cell(x, h=None)`` returns the new hidden state (zeros when omitted)::
@@ -427,12 +422,15 @@ class GRUCell(_GRUKind, _Cell):
     3
     """
 
+    _equations = staticmethod(gru_step)
+    _gate_blocks = 3
+    _joined_blocks = 2  # r and z; n's hidden part is gated by r, so it is a dot of its own
     _torch_name = "GRUCell"
 
     def forward(self, x: Any, h: Any = None) -> Vector:
         """The next hidden state from input ``x`` and hidden state ``h`` (zeros if None)."""
-        out: Vector = super().forward(x, h)
-        return out
+        (h,) = self._next(x, h)
+        return h
 
 
 # --- layers: whole sequences, stacked, optionally both ways --------------------------------
@@ -451,10 +449,15 @@ class _Layers(_Recurrent):
         *,
         seed: Seed = None,
     ) -> None:
-        self._set_sizes(input_size, hidden_size, bias)
+        super().__init__(input_size, hidden_size, bias)
         who = type(self).__name__
         self.num_layers = check_int(num_layers, f"{who}: num_layers")
         self.bidirectional = _check_bool(bidirectional, f"{who}: bidirectional")
+        wider = hidden_size * self.num_directions  # what layers after the first read
+        per_direction = self._weights_size(input_size) + (num_layers - 1) * self._weights_size(
+            wider
+        )
+        check_parameters(who, self.num_directions * per_direction)
         rng = make_rng(seed)
         # torch's order: for each layer, for each direction: w_ih, w_hh, b_ih, b_hh.
         for layer in range(num_layers):
@@ -471,7 +474,13 @@ class _Layers(_Recurrent):
         """2 when bidirectional, else 1."""
         return 2 if self.bidirectional else 1
 
-    def forward(self, xs: Any, state: Any = None) -> tuple[list[Vector], Any]:
+    def _unroll(self, xs: Any, state: Any) -> tuple[list[Vector], list[State]]:
+        """The one unrolling loop: ``(outputs, final state of each layer and direction)``.
+
+        Layer l + 1 reads layer l's outputs; the backward direction reads the
+        sequence from its end to its start, and the two directions' hidden
+        states are concatenated at each step.
+        """
         who = type(self).__name__
         xs = as_value_array(xs, (None, self.input_size), who, "xs[t][input]")
         if not xs:
@@ -479,16 +488,15 @@ class _Layers(_Recurrent):
                 f"{who} expects xs[t][input], a sequence of at least one input vector, "
                 "got an empty sequence"
             )
-        size = self.hidden_size
         count = self.num_layers * self.num_directions
-        # starts[j][k]: component j of the state (h, then c for LSTM) of layer-direction k.
-        starts: tuple[list[Vector], ...]
+        # starts[j][k]: part j of the state (h, then c for LSTM) of layer-direction k.
         if state is None:
-            zero: Value = Constant(0.0)
-            starts = tuple([[zero] * size for _ in range(count)] for _ in self._state_names)
+            starts = self._zeros(count)
         else:
             names = tuple(f"{name}_0" for name in self._state_names)
-            starts = _as_state(state, (count, size), who, names, "[layer*direction][hidden]")
+            shape = (count, self.hidden_size)
+            starts = _as_state(state, shape, who, names, "[layer*direction][hidden]")
+        step = self._step()
         one = Constant(1.0)
         steps = len(xs)
         layer_input: list[Vector] = xs
@@ -497,13 +505,12 @@ class _Layers(_Recurrent):
             outputs_by_direction = []
             for direction in range(self.num_directions):
                 k = layer * self.num_directions + direction
-                gates = _Gates(*self._weights(layer, direction), one, self._joined_rows)
+                gates = self._gates(self._weights(layer, direction), one)
                 carried: State = tuple(start[k] for start in starts)
                 outputs: list[Vector] = [[] for _ in range(steps)]
-                # The backward direction reads the sequence from its end to its start.
                 times = range(steps) if direction == 0 else range(steps - 1, -1, -1)
                 for t in times:
-                    carried = self._step(layer_input[t], carried, gates)
+                    carried = step(layer_input[t], carried, gates)
                     outputs[t] = carried[0]
                 finals.append(carried)
                 outputs_by_direction.append(outputs)
@@ -512,10 +519,15 @@ class _Layers(_Recurrent):
                 layer_input = [[*f, *b] for f, b in zip(forward_out, backward_out)]
             else:
                 layer_input = outputs_by_direction[0]
-        h_n = [final[0] for final in finals]
-        if self._has_cell_state:
-            return layer_input, (h_n, [final[1] for final in finals])
-        return layer_input, h_n
+        return layer_input, finals
+
+    def _torch_options(self) -> dict[str, Any]:
+        return {
+            **super()._torch_options(),
+            "num_layers": self.num_layers,
+            "batch_first": True,  # one sequence is a batch of one: tensor([xs])
+            "bidirectional": self.bidirectional,
+        }
 
     def _weights(self, layer: int, direction: int) -> tuple[Any, Any, Any, Any]:
         suffix = _suffix(layer, direction)
@@ -525,14 +537,6 @@ class _Layers(_Recurrent):
             getattr(self, f"bias_ih{suffix}", None),
             getattr(self, f"bias_hh{suffix}", None),
         )
-
-    def _torch_options(self) -> dict[str, Any]:
-        return {
-            **super()._torch_options(),
-            "num_layers": self.num_layers,
-            "batch_first": True,  # one sequence is a batch of one: tensor([xs])
-            "bidirectional": self.bidirectional,
-        }
 
     def torch_parameters(self) -> Iterator[tuple[str, Any]]:
         for layer in range(self.num_layers):
@@ -548,7 +552,7 @@ def _suffix(layer: int, direction: int) -> str:
     return f"_l{layer}" + ("_reverse" if direction == 1 else "")
 
 
-class RNN(_RNNKind, _Layers):
+class RNN(_Layers):
     """An Elman RNN over a sequence: ``h_t = tanh(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh)``.
 
     ``rnn(xs, h_0=None)`` reads ``xs``, a list of T input vectors (each
@@ -579,6 +583,7 @@ class RNN(_RNNKind, _Layers):
         # out[0, t] is outputs[t]; h_n[k, 0] is h_n[k]
     """
 
+    _gate_blocks = _joined_blocks = 1
     _torch_name = "RNN"
 
     def __init__(
@@ -595,13 +600,16 @@ class RNN(_RNNKind, _Layers):
         self.nonlinearity = _check_nonlinearity(nonlinearity, "RNN")
         super().__init__(input_size, hidden_size, num_layers, bias, bidirectional, seed=seed)
 
+    def _step(self) -> Step:
+        return functools.partial(rnn_step, nonlinearity=self.nonlinearity)
+
     def forward(self, xs: Any, h_0: Any = None) -> tuple[list[Vector], list[Vector]]:
         """``(outputs, h_n)`` for the sequence ``xs`` from the initial state ``h_0`` (zeros)."""
-        outputs, h_n = super().forward(xs, h_0)
-        return outputs, h_n
+        outputs, finals = self._unroll(xs, h_0)
+        return outputs, [h for (h,) in finals]
 
 
-class LSTM(_LSTMKind, _Layers):
+class LSTM(_Layers):
     """A long short-term memory network over a sequence, with torch's gates i, f, g, o.
 
     At each step, each layer and direction computes::
@@ -636,15 +644,18 @@ class LSTM(_LSTMKind, _Layers):
         # out[0, t] is outputs[t]; h_n[k, 0] is h_n[k]
     """
 
+    _equations = staticmethod(lstm_step)
+    _gate_blocks = _joined_blocks = 4
+    _state_names = ("h", "c")
     _torch_name = "LSTM"
 
     def forward(self, xs: Any, state: Any = None) -> tuple[list[Vector], tuple[Any, Any]]:
         """``(outputs, (h_n, c_n))`` for ``xs`` from ``state = (h_0, c_0)`` (zeros if None)."""
-        outputs, (h_n, c_n) = super().forward(xs, state)
-        return outputs, (h_n, c_n)
+        outputs, finals = self._unroll(xs, state)
+        return outputs, ([h for h, _ in finals], [c for _, c in finals])
 
 
-class GRU(_GRUKind, _Layers):
+class GRU(_Layers):
     """A gated recurrent unit network over a sequence, with torch's gates r, z, n.
 
     At each step, each layer and direction computes::
@@ -670,9 +681,12 @@ class GRU(_GRUKind, _Layers):
         out, h_n = gru.to_torch()(torch.tensor([xs], dtype=torch.float64))
     """
 
+    _equations = staticmethod(gru_step)
+    _gate_blocks = 3
+    _joined_blocks = 2  # r and z; n's hidden part is gated by r, so it is a dot of its own
     _torch_name = "GRU"
 
     def forward(self, xs: Any, h_0: Any = None) -> tuple[list[Vector], list[Vector]]:
         """``(outputs, h_n)`` for the sequence ``xs`` from the initial state ``h_0`` (zeros)."""
-        outputs, h_n = super().forward(xs, h_0)
-        return outputs, h_n
+        outputs, finals = self._unroll(xs, h_0)
+        return outputs, [h for (h,) in finals]

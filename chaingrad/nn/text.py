@@ -31,6 +31,8 @@ import numbers
 from collections.abc import Iterable, Sequence
 from importlib import resources
 
+from ._checks import short_repr
+
 _NAMES_FILE = "_data/names.txt.gz"
 
 
@@ -115,9 +117,13 @@ class CharTokenizer:
         try:
             ids = [stoi[c] for c in text]
         except KeyError as missing:
+            # One line, whatever the text: the character, where it is, and a glimpse of both.
+            c = missing.args[0]
+            where = f"position {text.index(c)} of {short_repr(text)}"
+            vocabulary = short_repr("".join(self.itos[1:]), 60)
             raise ValueError(
-                f"CharTokenizer.encode: character {missing.args[0]!r} in {text!r} is not in "
-                f"the vocabulary {''.join(self.itos[1:])!r}"
+                f"CharTokenizer.encode: character {c!r} at {where} is not in the "
+                f"vocabulary {vocabulary}"
             ) from None
         return [0, *ids, 0] if boundary else ids
 

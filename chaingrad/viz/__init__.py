@@ -7,20 +7,26 @@
 >>> y.backward()
 >>> dot = draw_dot(y, params=[w], edge_labels=True)   # a graphviz.Digraph
 >>> render(y, "y.svg")                                 # doctest: +SKIP
->>> backprop_steps(y)[0].text
-'grad(n2) += dy/dn2 * grad(y) = 2.458e-05 * 1 = 2.458e-05, so grad(n2) = 0 + 2.458e-05 = 2.458e-05'
+>>> print(backprop_steps(y)[0].text)  # doctest: +NORMALIZE_WHITESPACE
+grad(x*w) += dy/d(x*w) * grad(y) = 2.458e-05 * 1 = 2.458e-05,
+so grad(x*w) = 0 + 2.458e-05 = 2.458e-05
 >>> backprop_steps(y)[0].rule
-'d tanh(n2)/dn2 = 1 − tanh(n2)² = 1 − (−0.999988)² = 2.458e−05'
+'d tanh(x*w)/d(x*w) = 1 − tanh(x*w)² = 1 − (−0.999988)² = 2.458e−05'
 
 Importing chaingrad.viz loads the standard library only; graphviz and Pillow
 are imported when something is drawn.
 """
 
-from .graph import DEFAULT_MAX_NODES, DEFAULT_WIDTH, GraphDrawing, draw_dot, format_number
+from .drawing import GraphDrawing
+from .export import render, repr_mimebundle
+from .gif import GifImage
+from .graph import DEFAULT_MAX_NODES, DEFAULT_WIDTH, draw_dot
+from .output import DotError, GraphvizNotFoundError, dot_available
 from .program import draw_program
-from .render import DotError, GraphvizNotFoundError, dot_available, render, repr_mimebundle
 from .rules import local_rule
-from .steps import BackpropStep, GifImage, StepThrough, backprop_steps, step_through
+from .steps import BackpropStep, backprop_steps
+from .stepthrough import StepThrough, step_through
+from .text import format_number
 
 __all__ = [
     "DEFAULT_MAX_NODES",

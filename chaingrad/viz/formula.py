@@ -347,7 +347,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Add the ``chaingrad graph`` arguments."""
     parser.add_argument("formula", metavar="EXPR", help='the formula, e.g. "tanh(x*w + b)"')
     parser.add_argument(
-        "bindings", metavar="NAME=VALUE", nargs="*", help="a value for each name, e.g. x=2"
+        "bindings",
+        metavar="NAME=VALUE",
+        nargs="*",
+        default=[],  # optional: without a default, argparse calls it required when EXPR is missing
+        help="a value for each name, e.g. x=2",
     )
     parser.add_argument(
         "-o",
@@ -395,21 +399,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``chaingrad graph``; returns the exit status."""
-    from chaingrad.cli import UsageError
-
+    from .export import render
     from .graph import draw_dot
-    from .render import GraphvizNotFoundError, render
-    from .steps import StepThrough
+    from .output import GraphvizNotFoundError
+    from .stepthrough import StepThrough
 
-    def usage(message: str) -> UsageError:
-        return UsageError(f"chaingrad graph: error: {message}")
+    def usage(message: str) -> int:
+        # bad input on the command line: one line, exit status 2 (as argparse's own errors)
+        print(f"chaingrad graph: error: {message}", file=sys.stderr)
+        return 2
 
     output = Path(args.output) if args.output else None
     if output is not None and output.suffix.lower() not in OUTPUT_SUFFIXES:
-        raise usage(f"-o {args.output}: use one of the extensions {', '.join(OUTPUT_SUFFIXES)}")
+        return usage(f"-o {args.output}: use one of the extensions {', '.join(OUTPUT_SUFFIXES)}")
     steps_path = Path(args.step_through) if args.step_through else None
     if steps_path is not None and steps_path.suffix.lower() not in (".html", ".htm", ".gif"):
-        raise usage(f"--step-through {args.step_through}: use a .html or .gif file")
+        return usage(f"--step-through {args.step_through}: use a .html or .gif file")
     try:
         root, leaves = formula_graph(args.formula, list(args.bindings))
         params = (
@@ -418,13 +423,13 @@ def run(args: argparse.Namespace) -> int:
             else None
         )
         if args.timeout is not None:
-            from .render import check_timeout
+            from .output import check_timeout
 
             check_timeout(args.timeout, "--timeout")
     except FormulaError as error:
-        raise usage(str(error)) from None
+        return usage(str(error))
     except (TypeError, ValueError) as error:
-        raise usage(str(error).replace("--timeout: timeout", "--timeout")) from None
+        return usage(str(error).replace("--timeout: timeout", "--timeout"))
 
     options = dict(
         rankdir=args.rankdir,

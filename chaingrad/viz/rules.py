@@ -28,7 +28,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .graph import format_number
+from .text import format_number
 
 MINUS = "\N{MINUS SIGN}"
 DOT = "\N{MIDDLE DOT}"

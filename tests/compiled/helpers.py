@@ -7,14 +7,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from chaingrad import Value, jit
+from tests.helpers import close as shared_close
 
 TOL = 1e-10
 
 
 def close(a: float, b: float, tol: float = TOL) -> bool:
-    if a != a or b != b:
-        return a != a and b != b
-    return abs(a - b) <= tol * max(1.0, abs(a), abs(b))
+    return shared_close(a, b, tol)
 
 
 def assert_compiled_matches_eager(

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import math
 import random
 
 import pytest
@@ -15,6 +14,7 @@ import pytest
 from chaingrad import Value, grad
 from chaingrad.engine import OPS, PARAMETRIC_OPS, Op, numerical_grad
 from chaingrad.engine.value import _record
+from tests.helpers import close as shared_close
 
 # For each op: a function drawing a valid input point (away from kinks and poles).
 SAMPLERS = {
@@ -143,8 +143,8 @@ def torch_fn(op: Op, torch):
     return table[op.name]
 
 
-def close(a: float, b: float, rel: float = 1e-9) -> bool:
-    return math.isclose(a, b, rel_tol=rel, abs_tol=1e-12)
+def close(a: float, b: float) -> bool:
+    return shared_close(a, b, 1e-9, floor=1e-3)  # relative, down to 1e-12 absolute
 
 
 @pytest.mark.parametrize("op", all_ops(), ids=OP_IDS)

@@ -20,11 +20,13 @@ from chaingrad.nn import (
     Conv2d,
     Flatten,
     Layer,
+    Linear,
     MaxPool1d,
     MaxPool2d,
     ReLU,
     Sequential,
     StateDictError,
+    Tanh,
     evaluate,
     fit,
 )
@@ -719,3 +721,48 @@ def test_digits_cnn_reaches_95_percent_in_5_epochs_of_adam():
     result = evaluate(model, X_test, y_test)
     print(f"digits CNN: test accuracy {result['accuracy']:.4f} after 5 epochs in {seconds:.0f} s")
     assert result["accuracy"] >= 0.95
+
+
+# --- the export takes batches ---------------------------------------------------------------
+
+
+def small_cnn(seed=0):
+    return Sequential(
+        Conv2d(1, 3, 3, padding=1, seed=seed),
+        ReLU(),
+        MaxPool2d(2),
+        Conv2d(3, 2, 2, seed=seed + 1),
+        Flatten(),
+        Layer(2 * 3 * 3, 5, nonlin=False, seed=seed + 2),
+    )
+
+
+def test_the_exported_cnn_takes_a_batch_and_gives_each_examples_output():
+    torch = pytest.importorskip("torch")
+    from .torch_oracle import assert_batch_matches_examples
+
+    model = small_cnn()
+    rng = random.Random(0)
+    images = [[[[rng.uniform(-1, 1) for _ in range(8)] for _ in range(8)]] for _ in range(6)]
+    assert_batch_matches_examples(model, images)  # (6, 1, 8, 8) -> (6, 5)
+    twin = model.to_torch()
+    assert twin(torch.tensor(images, dtype=torch.float64)).shape == (6, 5)
+    one = twin(torch.tensor(images[0], dtype=torch.float64))  # (1, 8, 8): unbatched still works
+    assert one.shape == (5,)
+    assert [round(v, 9) for v in one.tolist()] == [round(v.data, 9) for v in model(images[0])]
+
+
+def test_the_exported_1d_cnn_takes_a_batch():
+    pytest.importorskip("torch")
+    from .torch_oracle import assert_batch_matches_examples
+
+    model = Sequential(Conv1d(2, 3, 3, seed=0), Tanh(), AvgPool1d(2), Flatten(), Linear(27, 2))
+    rng = random.Random(1)
+    signals = [[[rng.uniform(-1, 1) for _ in range(20)] for _ in range(2)] for _ in range(4)]
+    assert_batch_matches_examples(model, signals)
+
+
+def test_a_flatten_exported_alone_flattens_one_example():
+    torch = pytest.importorskip("torch")
+    twin = Flatten().to_torch()
+    assert twin(torch.zeros(2, 3, 4)).shape == (24,)

@@ -6,9 +6,13 @@ import math
 import random
 import socket
 
+import numpy as np
 import pytest
 
 from chaingrad.nn import data
+from chaingrad.nn.data import batches, make_blobs, make_moons, standardize, train_test_split
+from tests.helpers import one_line
+from tests.limits import run_limited
 
 
 @pytest.mark.parametrize(
@@ -147,3 +151,76 @@ def test_standardize_uses_train_statistics():
 def test_generator_errors(call):
     with pytest.raises((ValueError, TypeError)):
         call()
+
+
+# --- NumPy arrays, ragged rows, sizes -----------------------------------------------------
+
+
+def test_numpy_input_gives_the_same_results_as_lists():
+    X, y = make_moons(40, noise=0.1, seed=0)
+    Xn, yn = np.array(X), np.array(y)
+    split = train_test_split(Xn, yn, 0.25, seed=0)
+    assert split == train_test_split(X, y, 0.25, seed=0)
+    assert standardize(Xn, Xn[:3]) == standardize(X, X[:3])
+    assert list(batches(Xn, yn, 16, seed=0)) == list(batches(X, y, 16, seed=0))
+    assert make_blobs(10, centers=np.array([[0.0, 0.0], [5.0, 5.0]]), seed=0) == make_blobs(
+        10, centers=[[0.0, 0.0], [5.0, 5.0]], seed=0
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ([[1.0, 2.0], [3.0]],),
+            "standardize: row 1 of train has 1 numbers, but train's rows have 2",
+        ),
+        (([[1.0, 2.0]], [[1.0]]), "row 0 of others[0] has 1 numbers, but train's rows have 2"),
+        (([[1.0, "x"]],), "standardize: row 0 of train is not a list of numbers"),
+        (([1.0, 2.0],), "standardize: row 0 of train is not a list of numbers: 1.0"),
+        (([],), "standardize: train is empty"),
+        ((np.zeros((0, 3)),), "standardize: train is empty"),
+    ],
+)
+def test_standardize_refuses_ragged_and_non_numeric_rows(args, message):
+    with pytest.raises(ValueError) as info:
+        standardize(*args)
+    assert message in one_line(info.value)
+
+
+def test_standardize_matches_numpy():
+    rng = np.random.default_rng(0)
+    train, test = rng.normal(3.0, 2.0, (50, 4)), rng.normal(0.0, 1.0, (7, 4))
+    ours_train, ours_test = standardize(train, test)
+    mean, std = train.mean(axis=0), train.std(axis=0)
+    np.testing.assert_allclose(ours_train, (train - mean) / std, rtol=1e-12)
+    np.testing.assert_allclose(ours_test, (test - mean) / std, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        (
+            "from chaingrad.nn.data import make_moons; make_moons(10**9)",
+            "make_moons: 1,000,000,000",
+        ),
+        (
+            "from chaingrad.nn.data import make_blobs; make_blobs(10**8, 3, n_features=50)",
+            "make_blobs",
+        ),
+    ],
+)
+def test_sizes_that_need_gigabytes_are_refused_before_allocating(code, message):
+    result = run_limited(
+        f"""
+        try:
+            {code}
+        except MemoryError as error:
+            print(error)
+        """,
+        memory_mb=512,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert message in result.stdout and "would need about" in result.stdout
+    assert result.stdout.count("\n") == 1

@@ -97,3 +97,58 @@ def test_help_documents_the_options():
     for option in ("--dataset", "--steps", "--seed", "--output", "--samples", "--noise"):
         assert option in result.stdout
     assert "moons" in result.stdout and "chaingrad-demo" in result.stdout
+
+
+# --- the output folder, a full disk, an interrupt -----------------------------------------
+
+
+def test_demo_into_an_unwritable_folder_fails_before_training(tmp_path, capsys):
+    from chaingrad.cli import main
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    targets = [blocker / "sub"]  # a folder below a file can never be made
+    if not (tmp_path / "ro").exists():
+        (tmp_path / "ro").mkdir()
+        (tmp_path / "ro").chmod(0o500)
+        import os
+
+        if os.geteuid() != 0:  # root writes anywhere
+            targets.append(tmp_path / "ro" / "out")
+    for target in targets:
+        assert main(["demo", "-o", str(target), "--steps", "100000", "--samples", "10000"]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""  # nothing trained: no progress, no step lines
+        assert captured.err.count("\n") == 1
+        assert f"chaingrad demo: error: cannot write to --output {str(target)!r}" in captured.err
+    (tmp_path / "ro").chmod(0o700)
+
+
+def test_demo_reports_a_failed_write_after_training_in_one_line(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")
+    import errno
+
+    from chaingrad.cli import main
+    from chaingrad.nn import demo
+
+    def disk_full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(demo, "write_atomically", disk_full)
+    assert main(["demo", "-o", str(tmp_path / "out"), "--steps", "2", "--samples", "8"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "No space left on device" in err and "Traceback" not in err
+    assert "decision_boundary.png" in err
+
+
+def test_demo_interrupted_is_one_line(tmp_path, capsys, monkeypatch):
+    from chaingrad.cli import main
+    from chaingrad.nn import train
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train, "fit", interrupted)
+    assert main(["demo", "-o", str(tmp_path / "out"), "--no-progress"]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "Traceback" not in err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 
+import numpy as np
 import pytest
 
 from chaingrad import Value, gradcheck
@@ -234,3 +235,123 @@ def test_l2_penalty_is_one_node_and_accepts_a_module():
 def test_bad_input_is_a_clear_error(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+# --- NumPy targets and scores -------------------------------------------------------------
+
+
+def test_losses_take_numpy_targets_and_scores():
+    outs = [Value(0.5), Value(-0.2)]
+    assert F.mse_loss(outs, np.array([1.0, 0.0])).data == F.mse_loss(outs, [1.0, 0.0]).data
+    assert F.hinge_loss(outs, np.array([1, -1])).data == F.hinge_loss(outs, [1, -1]).data
+    logits = [[Value(1.0), Value(2.0)], [Value(0.5), Value(0.1)]]
+    assert F.cross_entropy(logits, np.array([1, 0])).data == F.cross_entropy(logits, [1, 0]).data
+    scores = np.array([[1.0, 2.0], [0.5, 0.1]])
+    assert F.cross_entropy(scores, np.array([1, 0])).data == F.cross_entropy(logits, [1, 0]).data
+    assert F.cross_entropy(scores[0], np.int64(1)).data == F.cross_entropy(logits[0], 1).data
+
+
+# --- the ends of the float range, against torch float64 ----------------------------------------
+
+# Logit vectors from 1e-308 to 1e308: equal values, ties, both signs, a zero.
+MAGNITUDES = [1e-308, 1e-300, 1e-100, 1e-10, 1.0, 1e10, 1e100, 1e300, 1.7e308]
+PATTERNS = {
+    "equal": lambda m: [m, m, m],
+    "equal negative": lambda m: [-m, -m, -m],
+    "tie at the top": lambda m: [m, m, -m],
+    "tie at the bottom": lambda m: [m, -m, -m],
+    "spread": lambda m: [m, m / 2, 0.0, -m / 4],
+    "one": lambda m: [m],
+}
+EXTREME_LOGITS = [
+    pytest.param(pattern(m), id=f"{name}-{m:g}")
+    for name, pattern in PATTERNS.items()
+    for m in MAGNITUDES
+]
+
+
+def assert_agree(ours, theirs, what):
+    from tests.helpers import close
+
+    assert len(ours) == len(theirs), what
+    for i, (a, b) in enumerate(zip(ours, theirs)):
+        assert close(a, b, 1e-12, floor=1e-300), f"{what}[{i}]: chaingrad {a!r}, torch {b!r}"
+
+
+def against_torch(torch, ours, theirs, xs, seed=0):
+    """Outputs and the gradient of a weighted sum of the finite outputs, both ways."""
+    rng = random.Random(seed)
+    vs = values(xs)
+    out = ours(vs)
+    out = out if isinstance(out, list) else [out]
+    t = torch.tensor(xs, dtype=torch.float64, requires_grad=True)
+    t_out = theirs(t).reshape(-1)
+    assert_agree([o.data for o in out], t_out.tolist(), "output")
+    weights = [rng.uniform(0.5, 1.5) for _ in out]
+    finite = [i for i, o in enumerate(out) if math.isfinite(o.data)]
+    if not finite:
+        return
+    from chaingrad import dot
+
+    dot([weights[i] for i in finite], [out[i] for i in finite]).backward()
+    sum(weights[i] * t_out[i] for i in finite).backward()
+    assert_agree([v.grad for v in vs], t.grad.tolist(), "gradient")
+
+
+def stable_logsumexp(torch, t):
+    top = t.max().detach()
+    return ((t - top).exp().sum().log() + top).reshape(1)
+
+
+@pytest.mark.parametrize("xs", EXTREME_LOGITS)
+def test_softmax_family_is_exact_at_the_ends_of_the_float_range(torch, xs):
+    against_torch(torch, F.softmax, lambda t: torch.softmax(t, 0), xs)
+    against_torch(torch, F.log_softmax, lambda t: torch.log_softmax(t, 0), xs)
+    # torch.logsumexp's own backward is exp(x - out), which loses the log of the sum
+    # for huge x (three equal logits of 1e100 each get 1, not 1/3): its derivative,
+    # the softmax, is taken from the max-shifted form instead (same forward).
+    against_torch(torch, F.logsumexp, lambda t: stable_logsumexp(torch, t), xs)
+    for target in range(len(xs)):
+        against_torch(
+            torch,
+            lambda vs, k=target: F.cross_entropy(vs, k),
+            lambda t, k=target: torch.nn.functional.cross_entropy(t[None], torch.tensor([k])),
+            xs,
+        )
+
+
+def test_the_cases_the_issue_names():
+    assert [p.data for p in F.softmax(values([-1e300] * 3))] == [1 / 3] * 3
+    assert F.cross_entropy(values([1.7e308, 1.7e308, -1.7e308]), 1).data == math.log(2)
+    assert [p.data for p in F.log_softmax(values([1e300, 1e300]))] == [-math.log(2)] * 2
+    xs = values([-1e300, -1e300, -1e300])
+    F.logsumexp(xs).backward()
+    assert [v.grad for v in xs] == [1 / 3] * 3
+
+
+def test_an_infinite_or_all_minus_infinite_logit_is_still_a_clear_error():
+    for xs in ([math.inf, 0.0], [-math.inf, -math.inf]):
+        with pytest.raises(ValueError, match=r"logsumexp.* must be finite"):
+            F.softmax(values(xs))
+    # One -inf among finite logits is a masked score: probability 0.
+    assert [p.data for p in F.softmax(values([0.0, -math.inf]))] == [1.0, 0.0]
+
+
+ACTIVATIONS = {
+    "relu": (F.relu, lambda torch, t: torch.relu(t)),
+    "tanh": (F.tanh, lambda torch, t: torch.tanh(t)),
+    "sigmoid": (F.sigmoid, lambda torch, t: torch.sigmoid(t)),
+    "softplus": (F.softplus, lambda torch, t: torch.nn.functional.softplus(t)),
+    "leaky_relu": (
+        lambda v: F.leaky_relu(v, 0.2),
+        lambda torch, t: torch.nn.functional.leaky_relu(t, 0.2),
+    ),
+}
+EXTREME_INPUTS = [s * m for m in MAGNITUDES for s in (1.0, -1.0)] + [0.0]
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_activations_are_exact_at_the_ends_of_the_float_range(torch, name):
+    ours, theirs = ACTIVATIONS[name]
+    for x in EXTREME_INPUTS:
+        against_torch(torch, lambda vs: [ours(vs[0])], lambda t: theirs(torch, t), [x])

@@ -17,7 +17,7 @@ from chaingrad.nn import functional as F
 from chaingrad.nn.data import CharTokenizer, load_names
 from chaingrad.nn.optim import Adam, LinearLR
 
-from .attention_helpers import gradcheck_module, randomize
+from .helpers import gradcheck_module, randomize
 from .torch_oracle import flatten
 
 
@@ -304,3 +304,29 @@ def test_microgpt_sized_gpt_beats_the_bigram_model_on_held_out_names():
     )
     assert 2.4 < bigram < 2.5  # the "about 2.46"
     assert gpt < bigram
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.0])
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_generate_on_a_diverged_model_is_one_clear_error(temperature, bad):
+    model = GPT(5, 4, 4, 1, 1, seed=0)
+    model.lm_head.weight[2][1].data = bad
+    with pytest.raises(ValueError) as info:
+        model.generate([0], 3, temperature=temperature, seed=0)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith("GPT.generate: the model's logits are not finite (logit ")
+    assert "at position 1: its weights have diverged (nan or inf)" in message
+
+
+def test_the_exported_gpt_takes_a_batch_of_ids_and_gives_each_sequences_logits():
+    torch = pytest.importorskip("torch")
+    from .torch_oracle import assert_batch_matches_examples
+
+    model = randomize(GPT(7, 6, 8, 2, 2, seed=0), seed=4)
+    rng = random.Random(0)
+    batch = [[rng.randrange(7) for _ in range(5)] for _ in range(4)]  # (B=4, T=5) ids
+    assert_batch_matches_examples(model, batch, ids=True)  # -> (4, 5, 7) logits
+    twin = model.to_torch()
+    one = twin(torch.tensor(batch[0]))  # (T,) ids: unbatched still works
+    assert one.shape == (5, 7)

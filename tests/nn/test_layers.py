@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 
 from chaingrad import Value, gradcheck
 from chaingrad.nn import MLP, Dropout, Layer, LeakyReLU, Neuron, ReLU, Sequential, Sigmoid, Tanh
 from chaingrad.nn import functional as F
+from chaingrad.nn.data import make_moons
 from chaingrad.nn.init import DEFAULT_SEED, INITIALIZERS, make_rng
+from tests.helpers import one_line
 
 
 def test_micrograd_attribute_names_and_call_shapes():
@@ -263,3 +266,49 @@ def test_to_torch_refuses_what_has_no_torch_counterpart():
     layer.neurons[1].activation = "tanh"
     with pytest.raises(ValueError, match="mix activations"):
         layer.to_torch()
+
+
+# --- NumPy arrays and wrong inputs --------------------------------------------------------
+
+
+def test_numpy_input_gives_the_same_results_as_lists():
+    X, _ = make_moons(40, noise=0.1, seed=0)
+    Xn = np.array(X)
+    model = MLP(2, [6, 2], seed=0)
+    # Calls: one sample as an array (float32, int64), a 0-d array for one input.
+    assert model(Xn[0]).__len__() == 2
+    assert [v.data for v in model(Xn[0].astype(np.float32))] == [
+        v.data for v in model([float(np.float32(v)) for v in X[0]])
+    ]
+    assert [v.data for v in model(np.array([1, 2]))] == [v.data for v in model([1.0, 2.0])]
+    assert MLP(1, [1], seed=0)(np.array(3.0)).data == MLP(1, [1], seed=0)(3.0).data
+    assert Neuron(2, seed=0)(np.array([1.0, 2.0])).data == Neuron(2, seed=0)([1.0, 2.0]).data
+    assert [v.data for v in Layer(2, 3, seed=0)(Xn[1])] == [
+        v.data for v in Layer(2, 3, seed=0)(X[1])
+    ]
+    net = Sequential(Layer(2, 3, seed=0), Layer(3, 1, seed=1))
+    assert net(Xn[2]).data == net(X[2]).data
+
+
+def test_activation_modules_take_numpy_arrays_whatever_the_nesting():
+    assert [[v.data for v in row] for row in ReLU()(np.array([[1.0, -2.0], [0.0, 3.0]]))] == [
+        [1.0, 0.0],
+        [0.0, 3.0],
+    ]
+    assert [v.data for v in LeakyReLU(0.5)(np.array([-2.0, 2.0]))] == [-1.0, 2.0]
+
+
+def test_wrong_inputs_to_a_layer_name_the_layer():
+    model = MLP(2, [3, 1], seed=0)
+    for bad, message in (
+        (np.zeros(3), "Layer expects 2 inputs, got 3"),
+        (np.zeros((2, 2)), "Layer expects x[i] to hold numbers or Values, got list"),
+        ("ab", "Layer expects a list of 2 inputs (or a NumPy array), got str 'ab'"),
+        (None, "Layer expects a list of 2 inputs (or a NumPy array), got NoneType None"),
+        ([1.0, "2"], "Layer expects x[i] to hold numbers or Values, got str '2'"),
+    ):
+        with pytest.raises(ValueError) as info:
+            model(bad)
+        assert message in one_line(info.value)
+    with pytest.raises(ValueError, match="Neuron expects 2 inputs, got 3"):
+        Neuron(2)([1.0, 2.0, 3.0])

@@ -17,6 +17,7 @@ from chaingrad.nn.optim import (
     LinearLR,
     StepLR,
 )
+from tests.helpers import one_line
 
 START = [0.5, -1.5, 2.0, 0.1]
 
@@ -228,3 +229,54 @@ def test_an_optimizer_is_fusable_only_when_its_step_is_its_rule():
     assert SGD([w], lr=0.1).state_names == () and SGD([w], lr=0.1, momentum=0.5).state_names == (
         "velocity",
     )
+
+
+# --- rates and settings that are not finite or negative -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: SGD(p, lr=math.inf), "SGD: lr must be a finite number >= 0, got inf"),
+        (lambda p: SGD(p, lr=math.nan), "SGD: lr must be a finite number >= 0, got nan"),
+        (lambda p: SGD(p, lr=-0.1), "SGD: lr must be a finite number >= 0, got -0.1"),
+        (lambda p: SGD(p, lr=0.1, weight_decay=math.inf), "weight_decay must be a finite"),
+        (lambda p: SGD(p, lr=0.1, momentum=math.nan), "momentum must be a number in [0, 1]"),
+        (lambda p: Adam(p, lr=math.inf), "Adam: lr must be a finite number >= 0, got inf"),
+        (lambda p: Adam(p, eps=math.inf), "Adam: eps must be a finite number"),
+        (lambda p: Adam(p, betas=(math.nan, 0.9)), "betas[0] must be a number in [0, 1]"),
+        (lambda p: AdamW(p, weight_decay=-1.0), "AdamW: weight_decay must be a finite"),
+        (lambda p: LinearLR(SGD(p, lr=1.0), end_factor=-0.5), "LinearLR: end_factor must be"),
+        (lambda p: LinearLR(SGD(p, lr=1.0), start_factor=math.nan), "start_factor must be a"),
+        (lambda p: StepLR(SGD(p, lr=1.0), 2, gamma=math.inf), "StepLR: gamma must be a finite"),
+        (lambda p: CosineLR(SGD(p, lr=1.0), 10, min_lr=-1.0), "CosineLR: min_lr must be"),
+        (lambda p: LambdaLR(SGD(p, lr=1.0), 0.5), "LambdaLR: fn must be a function"),
+        (lambda p: LambdaLR(SGD(p, lr=1.0), lambda k: -1.0), "LambdaLR: the learning rate for"),
+    ],
+)
+def test_constructors_refuse_rates_and_settings_that_are_not_finite_or_negative(make, message):
+    with pytest.raises((ValueError, TypeError)) as info:
+        make([Value(1.0)])
+    assert message in one_line(info.value)
+
+
+@pytest.mark.parametrize("bad", [-0.5, math.nan, math.inf, -math.inf, "0.1", None])
+def test_a_schedule_that_goes_bad_stops_at_that_step_and_names_it(bad):
+    w = Value(1.0)
+    opt = SGD([w], lr=1.0)
+    schedule = LambdaLR(opt, lambda k: 0.5 if k < 3 else bad)
+    for _ in range(2):
+        schedule.step()
+    with pytest.raises((ValueError, TypeError), match="LambdaLR: the learning rate for step 3"):
+        schedule.step()
+    assert opt.lr == 0.5 and schedule.k == 2  # nothing changed
+
+
+def test_setting_lr_by_hand_is_checked_too():
+    opt = Adam([Value(1.0)], lr=0.1)
+    for bad in (math.inf, -1.0, math.nan):
+        with pytest.raises(ValueError, match="Adam: lr must be a finite number >= 0"):
+            opt.lr = bad
+    assert opt.lr == 0.1
+    opt.lr = 0  # zero freezes the parameters: allowed
+    assert opt.lr == 0.0

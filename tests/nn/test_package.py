@@ -23,6 +23,7 @@ MAY_HAVE_NO_EXAMPLES = {
     "chaingrad.cli",
     "chaingrad.nn.plot",
     "chaingrad.nn.demo",
+    "chaingrad.nn.torch_twins",  # torch classes: its examples are the export tests
 }
 
 

@@ -562,3 +562,51 @@ def test_sequential_with_a_readout_trains():
         opt.step()
     assert gru.weight_ih_l0[0][0].grad != 0.0
     assert loss_of().data < 0.5 * first
+
+
+# --- the export takes batches ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_the_exported_layers_take_a_batch_and_give_each_examples_output(kind, bidirectional):
+    pytest.importorskip("torch")
+    from .torch_oracle import assert_batch_matches_examples
+
+    model = LAYERS[kind](3, 4, num_layers=2, bidirectional=bidirectional, seed=0)
+    sequences = [random_matrix(5, 3, seed) for seed in range(4)]  # (B=4, T=5, features=3)
+
+    def batch_first(twin, x):
+        # torch: outputs (B, T, features); each state (layers * directions, B, hidden).
+        outputs, state = twin(x)
+        states = state if isinstance(state, tuple) else (state,)
+        return (outputs, *(s.transpose(0, 1) for s in states))
+
+    def per_example(xs):
+        outputs, state = model(xs)
+        return (outputs, *state) if is_lstm(model) else (outputs, state)
+
+    assert_batch_matches_examples(_Exported(model, per_example), sequences, batch_first)
+
+
+@pytest.mark.parametrize("kind", list(CELLS))
+def test_the_exported_cells_take_a_batch(kind):
+    pytest.importorskip("torch")
+    from .torch_oracle import assert_batch_matches_examples
+
+    cell = CELLS[kind](3, 4, seed=0)
+    inputs = random_matrix(6, 3, 1)  # (B=6, features=3)
+    assert_batch_matches_examples(cell, inputs)
+
+
+class _Exported:
+    """``module`` called through ``forward`` (its outputs lined up with torch's), exportable."""
+
+    def __init__(self, module: Any, forward: Any) -> None:
+        self.module, self.forward = module, forward
+
+    def __call__(self, x: Any) -> Any:
+        return self.forward(x)
+
+    def to_torch(self) -> Any:
+        return self.module.to_torch()

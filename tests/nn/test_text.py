@@ -109,7 +109,10 @@ def test_custom_boundary():
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda t: t.encode("abé"), "character 'é' in 'abé' is not in the vocabulary 'abc'"),
+        (
+            lambda t: t.encode("abé"),
+            "character 'é' at position 2 of 'abé' is not in the vocabulary 'abc'",
+        ),
         (lambda t: t.decode([0, 4]), r"ids must be ints in \[0, 4\), got 4"),
         (lambda t: t.decode([-1]), r"got -1"),
         (lambda t: t.decode([1.0]), r"got 1.0"),
@@ -119,6 +122,15 @@ def test_custom_boundary():
 def test_bad_input_names_the_tokenizer_and_the_problem(call, message):
     with pytest.raises(ValueError, match=f"CharTokenizer.(en|de)code: .*{message}"):
         call(CharTokenizer("abc"))
+
+
+def test_an_unknown_character_in_a_long_text_is_one_short_line():
+    text = "abc" * 100_000 + "\n" + "Z" + "cab" * 100_000
+    with pytest.raises(ValueError) as info:
+        CharTokenizer("abc\n").encode(text)
+    message = str(info.value)
+    assert "\n" not in message and len(message) < 200, message
+    assert message.startswith("CharTokenizer.encode: character 'Z' at position 300001 of 'abcabc")
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ import random
 from typing import Any
 
 from chaingrad import Value, dot
+from tests.helpers import close
 
 
 def flatten(obj: Any) -> list[Any]:
@@ -55,7 +56,7 @@ def assert_matches_torch(
     t_outs = flatten(call(twin, tensor))
     assert len(outs) == len(t_outs), (len(outs), len(t_outs))
     for i, (a, b) in enumerate(zip(outs, t_outs)):
-        assert _close(a.data, b.item(), tol), f"output {i}: chaingrad {a.data}, torch {b.item()}"
+        assert close(a.data, b.item(), tol), f"output {i}: chaingrad {a.data}, torch {b.item()}"
 
     rng = random.Random(seed)
     weights = [rng.uniform(-1.0, 1.0) for _ in outs]
@@ -64,7 +65,7 @@ def assert_matches_torch(
     t_loss.backward()
 
     for i, (a, b) in enumerate(zip(flatten(values), flatten(tensor.grad))):
-        assert _close(a.grad, b.item(), tol), f"input grad {i}: {a.grad} vs torch {b.item()}"
+        assert close(a.grad, b.item(), tol), f"input grad {i}: {a.grad} vs torch {b.item()}"
     t_params = dict(twin.named_parameters())
     names = [name for name, _ in module.torch_parameters()]
     assert sorted(names) == sorted(t_params), (names, list(t_params))
@@ -73,8 +74,28 @@ def assert_matches_torch(
         theirs = flatten(t_params[name].grad)
         assert len(ours) == len(theirs), name
         for i, (a, b) in enumerate(zip(ours, theirs)):
-            assert _close(a.grad, b.item(), tol), f"{name}[{i}] grad: {a.grad} vs torch {b.item()}"
+            assert close(a.grad, b.item(), tol), f"{name}[{i}] grad: {a.grad} vs torch {b.item()}"
 
 
-def _close(a: float, b: float, tol: float) -> bool:
-    return abs(a - b) <= tol * max(1.0, abs(a), abs(b))
+def assert_batch_matches_examples(
+    module: Any, examples: list[Any], call: Any = lambda m, t: m(t), *, ids: bool = False
+) -> None:
+    """The exported module called once on the whole batch gives each example's output.
+
+    ``examples`` are nested lists (one example each, as ``module`` takes them);
+    ``call(torch_module, batch_tensor)`` returns the batched output, whose first
+    dimension is the batch. Compared in float64 to 1e-9.
+    """
+    import torch
+
+    twin = module.to_torch()
+    dtype = torch.long if ids else torch.float64
+    with torch.no_grad():
+        out = call(twin, torch.tensor(examples, dtype=dtype))
+    batched = out if isinstance(out, (list, tuple)) else [out]
+    for b, example in enumerate(examples):
+        ours = flatten(module(example))
+        theirs = flatten([part[b] for part in batched])
+        assert len(ours) == len(theirs), (b, len(ours), len(theirs))
+        for i, (a, t) in enumerate(zip(ours, theirs)):
+            assert close(a.data, t.item(), 1e-9), f"example {b}, output {i}: {a.data} vs {t.item()}"

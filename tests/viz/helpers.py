@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import random
 import shutil
+import subprocess
 import xml.etree.ElementTree as ET
 
 import pytest
 
 from chaingrad import Value, dot
 from chaingrad.engine.scopes import active_recorder
+from tests.helpers import length_px
 from tests.lecture import neuron  # noqa: F401  (re-exported for the viz tests)
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz 'dot' not installed")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed")
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
 
@@ -117,15 +121,6 @@ COLUMN_PX = 1100  # a notebook's output column
 MIN_TEXT_PX = 10
 
 
-def _length_px(text: str) -> float:
-    import re as _re
-
-    match = _re.fullmatch(r"\s*([\d.]+)\s*(pt|px)?\s*", text)
-    assert match, f"unexpected SVG length {text!r}"
-    value = float(match.group(1))
-    return value * 4 / 3 if match.group(2) in (None, "pt") else value
-
-
 def svg_fit(svg: str | bytes, column: float = COLUMN_PX) -> tuple[float, float, float]:
     """(natural width px, width as shown px, smallest text px as shown) of a dot SVG.
 
@@ -135,7 +130,8 @@ def svg_fit(svg: str | bytes, column: float = COLUMN_PX) -> tuple[float, float, 
     import re as _re
 
     root = ET.fromstring(svg)
-    width = _length_px(root.get("width"))
+    width = length_px(root.get("width"))
+    assert width, f"unexpected SVG width {root.get('width')!r}"
     view = [float(v) for v in root.get("viewBox").split()]
     units_to_px = width / view[2]
     shown = min(width, column)
@@ -165,3 +161,32 @@ def tanh_chain(length: int) -> Value:
     for _ in range(length):
         y = y.tanh()
     return y
+
+
+# --- a real browser: headless Chromium runs a page and returns its DOM ---
+
+
+def run_chromium(url: str, tmp_path) -> str:
+    profile = tmp_path / "profile"
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--virtual-time-budget=5000",
+        "--window-size=1300,1000",
+        "--dump-dom",
+    ]
+    done = subprocess.run(
+        [CHROMIUM, *flags, f"--user-data-dir={profile}", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout

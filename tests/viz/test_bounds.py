@@ -16,7 +16,8 @@ import pytest
 
 from chaingrad import Value, sum_of
 from chaingrad.viz import StepThrough, draw_dot, render
-from chaingrad.viz.render import DotError
+from chaingrad.viz.output import DotError
+from tests.helpers import one_line
 from tests.limits import run_limited as run_capped
 
 from .helpers import needs_dot, svg_nodes, tanh_chain
@@ -77,7 +78,8 @@ def test_many_edges_between_few_values_are_summarized():
 
 
 def test_the_guard_counts_what_makes_dot_slow():
-    from chaingrad.viz.graph import MAX_LAYOUT_NODES, GraphDrawing
+    from chaingrad.viz.drawing import GraphDrawing
+    from chaingrad.viz.summary import MAX_LAYOUT_NODES
 
     assert GraphDrawing(product_of_one_leaf(10)).layout_nodes() < 200
     assert GraphDrawing(product_of_one_leaf(61)).layout_nodes(edge_labels=True) > MAX_LAYOUT_NODES
@@ -114,12 +116,6 @@ def fake_dot(tmp_path, monkeypatch):
     return install
 
 
-def one_line(error: BaseException) -> str:
-    message = str(error)
-    assert "\n" not in message and message
-    return message
-
-
 def test_a_slow_dot_is_stopped_after_the_timeout(fake_dot, tmp_path):
     import time
 
@@ -148,7 +144,7 @@ def test_a_slow_dot_is_stopped_after_the_timeout(fake_dot, tmp_path):
 def test_a_values_notebook_display_falls_back_to_text_when_dot_is_too_slow(fake_dot, monkeypatch):
     import importlib
 
-    rendering = importlib.import_module("chaingrad.viz.render")
+    rendering = importlib.import_module("chaingrad.viz.output")
     fake_dot("exec sleep 60")
     monkeypatch.setattr(rendering, "DEFAULT_TIMEOUT", 0.5)
     y = Value(2.0, label="x") * 3
@@ -301,3 +297,64 @@ def test_an_unreadable_gif_is_refused_with_a_pointer_to_the_player():
     with pytest.raises(ValueError, match=r"text below 10 px; save a \.html player instead"):
         st.gif_bytes()
     assert StepThrough(y).rankdir == "TB"  # which is why auto turns a chain
+
+
+# --- draw_program: a compiled step over a long sequence (issue 17) ---------------------
+
+
+@needs_dot
+def test_draw_program_of_a_long_recurrent_step_is_summarized_and_dot_finishes():
+    # 800 steps of h = tanh(w*h + u*x): 2,400 groups, one per depth. Drawn one box
+    # each, dot ran past its 60 s limit (and crashed on longer chains).
+    out = run_limited(
+        """
+        import time
+        from chaingrad import Value, jit
+        from chaingrad.viz import draw_program
+
+        w, u = Value(0.5, label="w"), Value(0.3, label="u")
+
+        def rnn(xs):
+            h = Value(0.0)
+            for x in xs:
+                h = (w * h + u * x).tanh()
+            return h
+
+        step = jit(rnn, params=[w, u])
+        step([0.1] * 800)
+        for view in ("auto", "ops"):
+            graph = draw_program(step, view, timeout=60)
+            start = time.perf_counter()
+            svg = graph.pipe(format="svg").decode()
+            boxes = sum(1 for line in graph.body if "[label=" in line)
+            print(view, boxes, round(time.perf_counter() - start, 1), "drawn as" in svg)
+        """,
+        memory=1 * GiB,
+        timeout=240,
+    )
+    for line in out.split("\n")[:2]:
+        _view, boxes, seconds, noted = line.split()
+        assert int(boxes) <= 40, line
+        assert float(seconds) < 20, line
+        assert noted == "True", line  # the title says the groups were merged
+
+
+def test_draw_program_errors_advise_its_own_options(fake_dot):
+    from chaingrad import jit
+    from chaingrad.viz import draw_program
+
+    w = Value(0.5, label="w")
+    step = jit(lambda x: (w * x).tanh(), params=[w])
+    step(2.0)
+    fake_dot("exec sleep 60")
+    with pytest.raises(DotError) as info:
+        draw_program(step, timeout=0.5).pipe(format="svg")
+    message = one_line(info.value)
+    assert "max_boxes" in message and "draw_program" in message and "max_nodes" not in message
+    fake_dot("kill -SEGV $$")
+    with pytest.raises(DotError, match=r"crashed with SIGSEGV.*draw_program's max_boxes"):
+        draw_program(step).pipe(format="svg")
+    with pytest.raises(ValueError, match="max_boxes must be an int >= 3 or None"):
+        draw_program(step, max_boxes=1)
+    with pytest.raises(ValueError, match="timeout must be a positive number"):
+        draw_program(step, timeout=-1)

@@ -39,24 +39,24 @@ def test_clusters_per_layer_and_neuron_named_by_named_modules():
     # a neuron cluster holds its 3 weights, bias, dot, +, tanh (7 value boxes)
     body = source.split('label="layers.0.neurons.0 (TinyNeuron)"')[1].split("}")[0]
     assert len(re.findall(r"^\s*n\d+ \[", body, re.M)) == 3 + 1 + 3
-    assert body.count('tooltip="parameter') == 4
+    assert body.count(" (parameter): data ") == 4  # hover texts name the kind
     # inputs were made outside the model: not inside any cluster
     before_first_cluster = source.split("subgraph")[0]
-    assert before_first_cluster.count('tooltip="input') == 3
+    assert before_first_cluster.count(" (input): data ") == 3
 
 
 def test_a_model_names_and_marks_its_parameters():
     model = TinyMLP(2, [2, 1])
     y, recorder = forward(model, [Value(1.0, label="x0"), Value(2.0, label="x1")])
     source = draw_dot(y, scopes=recorder, model=model, edge_labels=True, width=None).source
-    assert source.count('tooltip="parameter') == len(model.parameters()) == 9
+    assert source.count(" (parameter): data ") == len(model.parameters()) == 9
     # boxes inside a neuron's cluster say w.0; tooltips and derivatives give the full path
     assert source.count("<b>w.0</b>") == 3 and source.count("<b>b</b>") == 3
-    assert re.search(r"local derivative dn\d+/d\(layers\.0\.neurons\.1\.w\.1\) = ", source)
-    assert 'tooltip="parameter n' in source and ": layers.1.neurons.0.b" in source
+    assert re.search(r"grad\(layers\.0\.neurons\.1\.w\.1\) \+= dv\d+/d\(layers\.0", source)
+    assert 'tooltip="layers.1.neurons.0.b (parameter)' in source
     # explicit params win over the model's
     explicit = draw_dot(y, scopes=recorder, model=model, params=[]).source
-    assert 'tooltip="parameter' not in explicit and "<b>w.0</b>" in explicit
+    assert " (parameter): data " not in explicit and "<b>w.0</b>" in explicit
 
 
 def test_cluster_names_fall_back_to_type_and_index():

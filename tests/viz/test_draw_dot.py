@@ -10,7 +10,8 @@ import pytest
 
 from chaingrad import Value, sum_of, toposort
 from chaingrad.viz import draw_dot, format_number
-from chaingrad.viz.graph import KIND_STYLES, TIMES, grad_color
+from chaingrad.viz.style import KIND_STYLES, grad_color
+from chaingrad.viz.text import TIMES
 
 from .helpers import needs_dot, neuron, svg_edges, svg_nodes, svg_text
 
@@ -80,7 +81,7 @@ def test_kinds_have_distinct_styles():
     out = (x * w + 1).tanh()
     source = draw_dot(out, params=[w], legend=True).source
     lines = value_lines(source)
-    kinds = {n: re.search(r'tooltip="(\w+)', line).group(1) for n, line in lines.items()}
+    kinds = {n: re.search(r'tooltip="[^"]* \((\w+)\)', line).group(1) for n, line in lines.items()}
     assert kinds["n0"] == "input"
     assert kinds["n1"] == "parameter"
     assert sorted(kinds.values()) == [
@@ -99,18 +100,27 @@ def test_leaves_the_user_made_are_inputs_numbers_in_the_formula_are_constants():
     x = Value(2.0)
     out = x * 3
     source = draw_dot(out).source
-    assert 'tooltip="input n0"' in source  # x, unlabelled but made by the user
-    assert 'tooltip="constant n1"' in source  # the 3
-    assert 'tooltip="input n1"' in draw_dot(out, inputs=[out.parents[1]]).source
+    assert 'tooltip="v0 (input): data 2' in source  # x, unlabelled but made by the user
+    assert 'tooltip="v1 (constant): data 3' in source  # the 3
+    assert 'tooltip="v1 (input)' in draw_dot(out, inputs=[out.parents[1]]).source
+
+
+def edge_line(source, edge_id):
+    (line,) = [line for line in source.splitlines() if f"[id={edge_id} " in line]
+    return line
 
 
 def test_edge_labels_carry_the_local_derivative():
     g = neuron()
     source = draw_dot(g["o"], edge_labels=True).source
-    # d(x1*w1)/dx1 = w1 = -3 and d(x1*w1)/dw1 = x1 = 2; dtanh(n)/dn = 1 - 0.7071**2 = 0.5
-    assert f'label="{TIMES}-3" tooltip="local derivative d(x1*w1)/dx1 = -3"' in source
-    assert f'label="{TIMES}2" tooltip="local derivative d(x1*w1)/dw1 = 2"' in source
-    assert 'tooltip="local derivative do/dn = 0.5"' in source
+    # d(x1*w1)/dx1 = w1 = -3 and d(x1*w1)/dw1 = x1 = 2; dtanh(n)/dn = 1 - 0.7071**2 = 0.5;
+    # hovering an edge gives the rule, symbolic and with the numbers
+    assert "n0 -> o2 [id=e2_0 tooltip=" in source  # x1 into x1*w1
+    assert "local derivative: d(x1·w1)/dx1 = w1 = −3" in source
+    assert f'taillabel="{TIMES}-3"' in edge_line(source, "e2_0")
+    assert f'taillabel="{TIMES}2"' in edge_line(source, "e2_1")
+    assert f'label="{TIMES}0.5"' in edge_line(source, "e9_0")
+    assert "d tanh(n)/dn = 1 − tanh(n)² = 1 − 0.7071² = 0.5" in edge_line(source, "e9_0")
     assert f'label="{TIMES}' not in draw_dot(g["o"]).source
 
 

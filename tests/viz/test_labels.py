@@ -10,7 +10,7 @@ import pytest
 
 from chaingrad import Value
 from chaingrad.viz import StepThrough, draw_dot
-from chaingrad.viz.graph import safe_text
+from chaingrad.viz.text import safe_text
 
 from .helpers import needs_dot, svg_nodes, svg_text
 
@@ -108,7 +108,7 @@ def test_fuzzed_labels_always_make_valid_dot():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from chaingrad.viz.render import dot_available, pipe
+    from chaingrad.viz.output import dot_available, pipe
 
     if not dot_available():
         pytest.skip("Graphviz 'dot' not installed")

@@ -29,7 +29,7 @@ def test_mlp_clusters_are_named_after_named_modules():
     for name in expected[1:]:
         assert any(n.startswith(f"{name} (") for n in names), name
     # every parameter is drawn as a parameter and named inside its neuron
-    assert source.count('tooltip="parameter') == len(model.parameters()) == 13
+    assert source.count(" (parameter): data ") == len(model.parameters()) == 13
     assert source.count("<b>b</b>") == 4
 
 

@@ -135,7 +135,7 @@ def test_render_through_a_symlink_writes_its_target_and_keeps_the_link(tmp_path)
 
 
 def test_step_through_save_follows_symlinks_too(tmp_path):
-    from chaingrad.viz.render import write_atomic
+    from chaingrad.viz.output import write_atomic
 
     target = tmp_path / "real.html"
     target.write_text("old")
@@ -149,7 +149,7 @@ def test_write_errors_name_the_target_not_the_temporary_file(tmp_path, monkeypat
     import errno
     import os
 
-    from chaingrad.viz.render import write_atomic
+    from chaingrad.viz.output import write_atomic
 
     target = tmp_path / "g.svg"
     target.write_text("old")
@@ -178,7 +178,7 @@ def test_write_errors_name_the_target_not_the_temporary_file(tmp_path, monkeypat
 def test_a_system_directory_refusal_names_the_target(tmp_path):
     import sys
 
-    from chaingrad.viz.render import write_atomic
+    from chaingrad.viz.output import write_atomic
 
     if not sys.platform.startswith("linux"):
         pytest.skip("/proc exists on Linux only")
@@ -190,7 +190,7 @@ def test_a_system_directory_refusal_names_the_target(tmp_path):
 def test_existing_file_keeps_its_permissions(tmp_path):
     import stat
 
-    from chaingrad.viz.render import write_atomic
+    from chaingrad.viz.output import write_atomic
 
     target = tmp_path / "g.dot"
     target.write_text("old")

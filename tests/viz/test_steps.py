@@ -5,17 +5,13 @@ from __future__ import annotations
 import math
 import re
 import shutil
-import subprocess
 
 import pytest
 
 from chaingrad import Value, gradcheck, sum_of, toposort
-from chaingrad.viz import StepThrough, backprop_steps, step_through
+from chaingrad.viz import StepThrough, backprop_steps, draw_dot, step_through
 
-from .helpers import needs_dot, neuron, svg_nodes
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed")
+from .helpers import needs_chromium, needs_dot, neuron, run_chromium, svg_nodes
 
 
 def test_steps_follow_the_engine_backward_and_match_its_gradients():
@@ -97,10 +93,26 @@ def test_frames_mark_the_current_step_and_unknown_gradients():
     assert first.count("grad ?") == 9  # only the output's gradient is known
     third = st.frame_source(3)
     step = st.steps[2]
-    assert 'color="#ea580c" penwidth=3' in third  # the edge the gradient flows along
-    assert third.count("penwidth=3") == 1
-    edge = rf"-> o{step.node_position} \[id=e{step.node_position}_{step.slot} [^\]]*"
-    assert re.search(edge + 'color="#ea580c" penwidth=3', third)
+    # the edge the gradient flows along, and the op's output edge, point backward:
+    # from the node whose gradient flows to the parent receiving it
+    assert third.count("penwidth=3 dir=back") == 2
+    i, p = step.node_position, step.parent_position
+    edge = rf"n{p} -> o{i} \[id=e{i}_{step.slot} [^\]]*"
+    assert re.search(edge + 'color="#ea580c" fontcolor="#ea580c" penwidth=3 dir=back', third)
+    assert re.search(rf'o{i} -> n{i} \[id=e{i}_out color="#ea580c" penwidth=3 dir=back', third)
+    assert "dir=back" not in first
+    if shutil.which("dot"):  # drawn so: the arrowhead sits where the edge leaves the parent
+        from chaingrad.viz.output import pipe
+
+        svg = pipe(third, "svg").decode()
+        group = re.search(rf'<g id="e{i}_{step.slot}" class="edge">(.*?)</g>\n</g>', svg, re.S)
+        group = group or re.search(rf'<g id="e{i}_{step.slot}" class="edge">(.*?)</g>', svg, re.S)
+        body = group.group(1)
+        path = re.search(r' d="M([-\d.]+),([-\d.]+).*?([-\d.]+),([-\d.]+)"', body)
+        start, end = [float(v) for v in path.groups()[:2]], [float(v) for v in path.groups()[2:]]
+        points = re.search(r'<polygon[^>]* points="([^"]+)"', body).group(1).split()
+        head = [sum(float(p.split(",")[k]) for p in points) / len(points) for k in (0, 1)]
+        assert math.dist(head, start) < math.dist(head, end)
     assert st.captions[3].startswith("step 3 of 9: grad(b) += dn/db · grad(n) = 1 · 0.5 = 0.5")
     assert st.captions[3].endswith("where dn/db = d(x1*w1 + x2*w2 + b)/db = 1")
     last = st.frame_source(len(st) - 1)
@@ -118,13 +130,13 @@ def test_steps_carry_their_rule_and_whether_the_gradient_is_final():
     assert [s.final for s in steps] == [False, True]  # a is used twice: final after both
     st = StepThrough(y)
     assert "(final, #2)" not in st.captions[1] and "(final, #2)" in st.captions[2]
-    # unlabelled nodes are called n<i> in captions and in the boxes
+    # unlabelled nodes get the names draw_dot shows: v<i>, or a short expression
     z = Value(2.0) * 3
     texts = [s.text for s in backprop_steps(z)]
-    assert texts[0].startswith("grad(n0) += dn2/dn0 * grad(n2) = 3 * 1 = 3")
-    assert ">n0<" in StepThrough(z).frame_source(0)
+    assert texts[0].startswith("grad(v0) += d(v0*3)/dv0 * grad(v0*3) = 3 * 1 = 3")
+    assert ">v0<" in StepThrough(z).frame_source(0) and ">v0*3<" in draw_dot(z).source
     # a constant is written as its number inside a rule
-    assert backprop_steps(z)[0].rule == "d(n0·3)/dn0 = 3"
+    assert backprop_steps(z)[0].rule == "d(v0·3)/dv0 = 3"
 
 
 @needs_dot
@@ -209,32 +221,6 @@ def test_save_refuses_unknown_formats(tmp_path):
         StepThrough(Value(1.0) * 2).save(tmp_path / "a.mp4")
 
 
-def run_chromium(url: str, tmp_path) -> str:
-    profile = tmp_path / "profile"
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--virtual-time-budget=5000",
-        "--window-size=1300,1000",
-        "--dump-dom",
-    ]
-    done = subprocess.run(
-        [CHROMIUM, *flags, f"--user-data-dir={profile}", url],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
-
-
 HARNESS = r"""
 <script>
 (function () {
@@ -248,14 +234,26 @@ HARNESS = r"""
       grads.push(texts[texts.length - 1].textContent);
       fills.push(node(i).querySelector("path, polygon").getAttribute("fill"));
     }
-    var wide = [];
-    var edges = root.querySelectorAll("g.edge path");
-    for (var j = 0; j < edges.length; j++) {
-      if (edges[j].getAttribute("stroke-width") === "3") {
-        wide.push(edges[j].closest("g.edge").id);
+    // the step's edge: marked backward, its arrowhead's tip on the receiving box
+    var marked = [];
+    var edges = root.querySelectorAll('g.edge[data-step-edge="backward"]');
+    for (var j = 0; j < edges.length; j++) { marked.push(edges[j].id); }
+    var heads = root.querySelectorAll(".cg-back-head");
+    var where = "";
+    for (var h = 0; h < heads.length; h++) {
+      var tip = heads[h].getAttribute("points").split(" ")[0].split(",");
+      var x = parseFloat(tip[0]), y = parseFloat(tip[1]), inside = [];
+      for (var i = 0; i < NODES; i++) {
+        var b = node(i).getBBox();
+        if (x >= b.x - 2 && x <= b.x + b.width + 2 && y >= b.y - 2 && y <= b.y + b.height + 2) {
+          inside.push(i);
+        }
       }
+      where += "tip@" + inside.join("+");
     }
-    return grads.join(",") + "|" + fills.join(",") + "|" + wide.join(",");
+    var flows = root.querySelectorAll(".cg-flow").length;
+    return grads.join(",") + "|" + fills.join(",") + "|" + marked.join(",") + "|" + where +
+      "|" + flows;
   }
   function note() {
     log.push(root.getAttribute("data-current") + "|" +
@@ -307,7 +305,7 @@ def test_html_steps_forward_and_back_in_a_real_browser(tmp_path):
     lines = [line.split("|") for line in log.strip().split("\n")]
     zoom = lines.pop()
     assert [line[0] for line in lines] == ["1", "2", "3", "2", "9", "9", "0", "0", "5", "7"]
-    for k, caption, grads, fills, wide in lines:
+    for k, caption, grads, fills, marked, where, flows in lines:
         k = int(k)
         assert caption.replace("\\n", "\n") == st.captions[k]
         # the gradient texts are those of frame k
@@ -322,10 +320,14 @@ def test_html_steps_forward_and_back_in_a_real_browser(tmp_path):
         for i, fill in enumerate(fills.split(",")):
             assert fill == colours.get(i, "#ffffff"), (k, i)
         if k:
+            # the edge of the step points backward: its arrowhead is on the parent,
+            # the box receiving the gradient; the op's output edge flows back too
             step = st.steps[k - 1]
-            assert wide.endswith(f"-e{step.node_position}_{step.slot}")
+            assert marked.endswith(f"-e{step.node_position}_{step.slot}")
+            assert where == f"tip@{step.parent_position}", (k, where)
+            assert flows == "2"
         else:
-            assert wide == ""
+            assert marked == where == "" and flows == "0"
     _, before, after, fitted, room, items = zoom
     assert float(after) > float(before) * 1.2  # zoom in
     assert float(fitted) <= float(room) + 1  # fit: the lecture neuron fits without scrolling

@@ -1,4 +1,4 @@
-"""Helpers for the attention and GPT tests: random data, and gradcheck over a module's weights."""
+"""Helpers for the nn tests: random data, and gradcheck over a module's weights."""
 
 from __future__ import annotations
 
