@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-CHUNK_LINES = 4000  # lines of a function compiled at once; larger functions run in chunks
+CHUNK_LINES = 100_000  # lines compiled at once (about 250 MB); larger functions run in chunks
 _HEAD = re.compile(r"^def run\(([^)]*)\):$")
 _RESULT = "__chaingrad_result__"
 

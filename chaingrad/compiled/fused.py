@@ -141,6 +141,8 @@ class FusedUpdate:
         opt.steps += 1
         self.steps_seen = opt.steps
         new = opt.rule(np.sqrt)(self.data, self.grad, *self.state)
+        if not self.names:  # a rule without state returns the new numbers alone
+            new = (new,)
         self.data[:] = new[0]
         self.state = [np.asarray(x, dtype=float) for x in new[1:]]
         if self.sync_every_call:

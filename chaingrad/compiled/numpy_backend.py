@@ -438,8 +438,9 @@ class NumpyBackend:
             "_bad_index": _bad_index,
             **self.code.arrays,
         }
+        # Each line is a numpy call (about a microsecond): small chunks cost nothing here.
         self._run = make_runner(
-            self.source, namespace, f"<chaingrad.jit numpy {program.signature}>"
+            self.source, namespace, f"<chaingrad.jit numpy {program.signature}>", chunk_lines=4000
         )
         # Each thread reuses its own V and GR: every op slot of V is written by every call
         # (and the constants never change), so V needs no reset; GR is zeroed per call.

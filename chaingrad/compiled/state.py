@@ -16,6 +16,14 @@ traced call itself assigned (forward's own outputs, such as attention
 weights, are not inputs of the program): for such a module, ``training`` and
 its other public attributes. Containers holding Values or modules are
 compared item by item, so an in-place edit (``w[0] = Value(...)``) counts too.
+
+>>> from chaingrad import Value, jit, nn
+>>> layer = nn.Linear(1, 1)
+>>> step = jit(lambda x: layer([x])[0] ** 2, params=layer)
+>>> _ = step(1.0)
+>>> layer.weight[0][0] = Value(2.0)    # a parameter replaced: the step traces again
+>>> _ = step(1.0); len(step.programs)
+2
 """
 
 from __future__ import annotations

@@ -45,11 +45,12 @@ class Optimizer:
     The update is written once, as ``rule()``: a function of one parameter's
     number ``p``, its gradient ``g`` and its state (one number per name in
     ``state_names``, such as Adam's ``m`` and ``v``), returning the new ``p``
-    and state. It uses arithmetic and the ``sqrt`` it is given only, so the
-    same function updates a float (``step()`` runs it for each parameter) or a
-    whole numpy array at once (``chaingrad.jit``'s fused update runs it on
-    arrays of all parameters), with the same numbers. The state lives in lists,
-    one per name, indexed like ``params``.
+    and state (the new ``p`` alone for a rule without state). It uses
+    arithmetic and the ``sqrt`` it is given only, so the same function updates
+    a float (``step()`` runs it for each parameter) or a whole numpy array at
+    once (``chaingrad.jit``'s fused update runs it on arrays of all
+    parameters), with the same numbers. The state lives in lists, one per
+    name, indexed like ``params``.
     """
 
     #: Per-parameter state the rule reads and returns, one list attribute each.
@@ -89,22 +90,31 @@ class Optimizer:
         self.steps += 1
         self._update()
 
-    def rule(self, sqrt: Callable[[Any], Any] = math.sqrt) -> Callable[..., tuple[Any, ...]]:
-        """This step's update (``steps`` counts it already): ``(p, g, *state) -> (p, *state)``."""
+    def rule(self, sqrt: Callable[[Any], Any] = math.sqrt) -> Callable[..., Any]:
+        """This step's update (``steps`` counts it already): ``(p, g, *state) -> (p, *state)``,
+        or ``(p, g) -> p`` when ``state_names`` is empty."""
         raise NotImplementedError(f"{type(self).__name__} must define rule()")
 
     def _update(self) -> None:
         update = self.rule()
         states = [getattr(self, name) for name in self.state_names]
+        # One loop per number of states: Python calls the rule inline, at little cost.
         if not states:
             for p in self.params:
-                p.data = update(p.data, p.grad)[0]
-            return
-        for i, p in enumerate(self.params):
-            new = update(p.data, p.grad, *[state[i] for state in states])
-            p.data = new[0]
-            for state, x in zip(states, new[1:]):
-                state[i] = x
+                p.data = update(p.data, p.grad)
+        elif len(states) == 1:
+            (s,) = states
+            for i, p in enumerate(self.params):
+                p.data, s[i] = update(p.data, p.grad, s[i])
+        elif len(states) == 2:
+            s, t = states
+            for i, p in enumerate(self.params):
+                p.data, s[i], t[i] = update(p.data, p.grad, s[i], t[i])
+        else:
+            for i, p in enumerate(self.params):
+                p.data, *new = update(p.data, p.grad, *[state[i] for state in states])
+                for state, x in zip(states, new):
+                    state[i] = x
 
     @property
     def fusable(self) -> bool:
@@ -150,27 +160,42 @@ class SGD(Optimizer):
     def state_names(self) -> tuple[str, ...]:  # type: ignore[override]
         return ("velocity",) if self.momentum != 0.0 else ()
 
-    def rule(self, sqrt: Callable[[Any], Any] = math.sqrt) -> Callable[..., tuple[Any, ...]]:
+    def rule(self, sqrt: Callable[[Any], Any] = math.sqrt) -> Callable[..., Any]:
         lr, mu, wd, nesterov = self.lr, self.momentum, self.weight_decay, self.nesterov
         first = self.steps == 1
         if mu == 0.0 and wd == 0.0:
 
-            def plain(p: Any, g: Any) -> tuple[Any, ...]:
-                return (p - lr * g,)  # micrograd's p.data -= lr * p.grad
+            def plain(p: Any, g: Any) -> Any:
+                return p - lr * g  # micrograd's p.data -= lr * p.grad
 
             return plain
         if mu == 0.0:
 
-            def decayed(p: Any, g: Any) -> tuple[Any, ...]:
-                return (p - lr * (g + wd * p),)
+            def decayed(p: Any, g: Any) -> Any:
+                return p - lr * (g + wd * p)
 
             return decayed
 
+        # PyTorch starts the velocity at the first gradient (no damping).
+        if first:
+
+            def first_step(p: Any, g: Any, v: Any) -> tuple[Any, ...]:
+                g = g + wd * p
+                return p - lr * (g + mu * g if nesterov else g), g
+
+            return first_step
+        if nesterov:
+
+            def nesterov_step(p: Any, g: Any, v: Any) -> tuple[Any, ...]:
+                g = g + wd * p
+                v = mu * v + g
+                return p - lr * (g + mu * v), v
+
+            return nesterov_step
+
         def momentum(p: Any, g: Any, v: Any) -> tuple[Any, ...]:
-            g = g + wd * p
-            # PyTorch starts the velocity at the first gradient (no damping).
-            v = g if first else mu * v + g
-            return p - lr * (g + mu * v if nesterov else v), v
+            v = mu * v + (g + wd * p)
+            return p - lr * v, v
 
         return momentum
 
@@ -217,7 +242,7 @@ class Adam(Optimizer):
 
     state_names = ("m", "v")
 
-    def rule(self, sqrt: Callable[[Any], Any] = math.sqrt) -> Callable[..., tuple[Any, ...]]:
+    def rule(self, sqrt: Callable[[Any], Any] = math.sqrt) -> Callable[..., Any]:
         lr, eps, wd = self.lr, self.eps, self.weight_decay
         beta1, beta2 = self.betas
         t = self.steps
@@ -230,11 +255,26 @@ class Adam(Optimizer):
         decoupled = wd != 0.0 and self.decoupled
         coupled = wd != 0.0 and not self.decoupled  # Adam's L2: decay enters the gradient
 
-        def adam(p: Any, g: Any, m: Any, v: Any) -> tuple[Any, ...]:
-            if decoupled:
+        if decoupled:
+
+            def adamw(p: Any, g: Any, m: Any, v: Any) -> tuple[Any, ...]:
                 p = p * shrink
-            elif coupled:
+                m = beta1 * m + keep1 * g
+                v = beta2 * v + keep2 * g * g
+                return p - step_size * m / (sqrt(v) / correction2_sqrt + eps), m, v
+
+            return adamw
+        if coupled:
+
+            def adam_l2(p: Any, g: Any, m: Any, v: Any) -> tuple[Any, ...]:
                 g = g + wd * p
+                m = beta1 * m + keep1 * g
+                v = beta2 * v + keep2 * g * g
+                return p - step_size * m / (sqrt(v) / correction2_sqrt + eps), m, v
+
+            return adam_l2
+
+        def adam(p: Any, g: Any, m: Any, v: Any) -> tuple[Any, ...]:
             m = beta1 * m + keep1 * g
             v = beta2 * v + keep2 * g * g
             return p - step_size * m / (sqrt(v) / correction2_sqrt + eps), m, v

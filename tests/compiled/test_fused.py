@@ -128,7 +128,7 @@ def test_an_optimizer_is_fused_through_its_rule_and_other_ones_run_unfused():
     class HalfStep(SGD):  # a new rule: fused, with the same numbers as its step()
         def rule(self, sqrt=math.sqrt):
             lr = self.lr
-            return lambda p, g: (p - 0.5 * lr * g,)
+            return lambda p, g: p - 0.5 * lr * g
 
     class OwnStep(SGD):  # its own step(): jit calls it after each replay, unfused
         def step(self):
