@@ -4,9 +4,11 @@
 training step -- ``opt.zero_grad()``, forward, backward, ``opt.step()`` --
 with the parameters, their gradients and the optimizer's state (momentum,
 Adam's moments) held in numpy arrays, so no Python loop touches 1,000
-parameter Values per step. The update is ``chaingrad.nn.optim``'s, written on
-arrays in the same order of operations (so the same numbers), reading
-``opt.lr`` and the other settings at every call (schedules keep working).
+parameter Values per step. The update is the optimizer's, run on
+arrays: the optimizer's own ``rule()``, the function its ``step()`` runs on
+each parameter, here run once on the arrays of all of them (same operations,
+so the same numbers), made at every call (``opt.lr`` and the other settings
+are read then: schedules keep working).
 
 ``sync=True`` (the default) keeps the Values current: every call reads each
 ``p.data`` first (so edits between calls count) and writes ``p.data``,
@@ -28,7 +30,6 @@ next call reads them.
 
 from __future__ import annotations
 
-import math
 import operator
 from collections.abc import Sequence
 from typing import Any
@@ -41,14 +42,13 @@ _get_data = operator.attrgetter("data")
 
 
 def check_optimizer(optimizer: Any) -> None:
-    """A TypeError unless ``optimizer`` is one the fused update reproduces exactly."""
-    from chaingrad.nn.optim import SGD, Adam, AdamW
-
-    if type(optimizer) not in (SGD, Adam, AdamW):
+    """A TypeError unless ``optimizer`` exposes its update as a rule the arrays can run."""
+    if getattr(optimizer, "fusable", False) is not True:
         raise TypeError(
-            "chaingrad.jit(optimizer=...): the fused update reproduces chaingrad.nn.optim's "
-            f"SGD, Adam and AdamW, got {type(optimizer).__name__}; leave optimizer out and "
-            "call optimizer.step() after each step instead"
+            "chaingrad.jit(optimizer=...): the fused update runs an optimizer's rule() on "
+            f"arrays (as chaingrad.nn.optim's SGD, Adam and AdamW define it); "
+            f"{type(optimizer).__name__} has none; leave optimizer out and call "
+            "optimizer.step() after each step instead"
         )
 
 
@@ -59,32 +59,54 @@ class FusedUpdate:
         check_optimizer(optimizer)
         self.optimizer = optimizer
         self.sync_every_call = sync
-        self.params: list[Value] = optimizer.params
+        self._take_params()
+        self.stale = False  # Values behind the arrays (sync=False between calls)
+        self.handed_back = False  # write_back() ran: the Values are the truth again
+
+    def _take_params(self) -> None:
+        """(Re)build the arrays for the optimizer's parameter list as it is now."""
+        opt = self.optimizer
+        self.params: list[Value] = opt.params
+        self.params_seen = list(opt.params)  # to notice a parameter added or replaced
+        self.layout = object()  # a new token: program positions must be recomputed
         self.index = {p: i for i, p in enumerate(self.params)}
         self.data = np.array([p.data for p in self.params], dtype=float)
         self.grad = np.zeros(len(self.params))
-        self.steps_seen = optimizer.steps
         self._load_state()
-        self.stale = False  # Values behind the arrays (sync=False between calls)
-        self.handed_back = False  # write_back() ran: the Values are the truth again
 
     # --- optimizer state, mirrored --------------------------------------------------------
 
     def _load_state(self) -> None:
         opt = self.optimizer
-        if hasattr(opt, "velocity"):
-            self.velocity = np.array(opt.velocity, dtype=float)
-        else:
-            self.m = np.array(opt.m, dtype=float)
-            self.v = np.array(opt.v, dtype=float)
+        self.names = tuple(opt.state_names)
+        self.state = [np.array(getattr(opt, name), dtype=float) for name in self.names]
+        self.steps_seen = opt.steps
+        self._handed: list[tuple[Any, list[Any]]] = [
+            (lst, list(lst)) for lst in (getattr(opt, name) for name in self.names)
+        ]
 
     def _store_state(self) -> None:
         opt = self.optimizer
-        if hasattr(opt, "velocity"):
-            opt.velocity = self.velocity.tolist()
-        else:
-            opt.m = self.m.tolist()
-            opt.v = self.v.tolist()
+        handed = []
+        for name, array in zip(self.names, self.state):
+            lst = array.tolist()
+            setattr(opt, name, lst)
+            handed.append((lst, list(lst)))
+        self._handed = handed
+
+    def _state_edited(self) -> bool:
+        """Has anyone replaced or edited the optimizer's state lists since we handed them?"""
+        opt = self.optimizer
+        if tuple(opt.state_names) != self.names:
+            return True
+        for name, (lst, copy) in zip(self.names, self._handed):
+            current = getattr(opt, name)
+            if current is not lst:
+                return True
+            # (identical floats compare by identity: fast)
+            if (self.sync_every_call or self.handed_back) and current != copy:
+                return True
+        return False
 
     # --- a step -----------------------------------------------------------------------
 
@@ -98,23 +120,31 @@ class FusedUpdate:
         With ``sync=False`` the arrays own the parameters between calls, until
         :meth:`write_back` hands them to the Values: the next call then reads the
         Values again, so edits made in between (a callback clipping a weight, a
-        ``load_state_dict``) are kept.
+        ``load_state_dict``, resetting Adam's moments) are kept.
         """
+        opt = self.optimizer
+        if opt.params is not self.params or opt.params != self.params_seen:
+            if self.stale:
+                self.write_back()
+            self._take_params()
+            self.handed_back = False
+            return
         if self.sync_every_call or self.handed_back:
             self.data[:] = list(map(_get_data, self.params))
-            self.handed_back = False
-        if self.optimizer.steps != self.steps_seen:  # someone stepped it without us
-            self._load_state()
+        if opt.steps != self.steps_seen or self._state_edited():
+            self._load_state()  # someone stepped it without us, or edited its state
+        self.handed_back = False
 
     def update(self) -> None:
         """``optimizer.step()`` on the arrays, with ``self.grad`` as every ``p.grad``."""
         opt = self.optimizer
         opt.steps += 1
         self.steps_seen = opt.steps
-        if hasattr(opt, "velocity"):
-            self._sgd(opt)
-        else:
-            self._adam(opt)
+        new = opt.rule(np.sqrt)(self.data, self.grad, *self.state)
+        if not self.names:  # a rule without state returns the new numbers alone
+            new = (new,)
+        self.data[:] = new[0]
+        self.state = [np.asarray(x, dtype=float) for x in new[1:]]
         if self.sync_every_call:
             self.write_back()
         else:
@@ -128,34 +158,3 @@ class FusedUpdate:
         self._store_state()
         self.stale = False
         self.handed_back = True
-
-    def _sgd(self, opt: Any) -> None:
-        lr, mu, wd = opt.lr, opt.momentum, opt.weight_decay
-        data = self.data
-        if mu == 0.0 and wd == 0.0:
-            data -= lr * self.grad
-            return
-        g = self.grad + wd * data
-        if mu != 0.0:
-            v = g if opt.steps == 1 else mu * self.velocity + g
-            self.velocity = v
-            g = g + mu * v if opt.nesterov else v
-        data -= lr * g
-
-    def _adam(self, opt: Any) -> None:
-        lr, eps, wd = opt.lr, opt.eps, opt.weight_decay
-        beta1, beta2 = opt.betas
-        t = opt.steps
-        correction1 = 1.0 - beta1**t
-        correction2_sqrt = math.sqrt(1.0 - beta2**t)
-        step_size = lr / correction1
-        g = self.grad
-        data = self.data
-        if wd != 0.0:
-            if opt.decoupled:
-                data *= 1.0 - lr * wd
-            else:
-                g = g + wd * data
-        self.m = m = beta1 * self.m + (1.0 - beta1) * g
-        self.v = v = beta2 * self.v + (1.0 - beta2) * g * g
-        data -= step_size * m / (np.sqrt(v) / correction2_sqrt + eps)

@@ -100,7 +100,9 @@ def _flatten_one(obj: Any, out: list[Any], depth: int) -> Key:
         return (prefix + "L", tuple(parts))
     leaf = _leaf_kind(obj)
     if leaf is not None:
-        out.append(obj)
+        # At the boundary every number becomes a Python int or float (float64): a numpy
+        # float32 would otherwise run the program in float32 on the Python backend.
+        out.append(float(obj) if leaf == "f" else int(obj))
         return leaf
     if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):  # a numpy array or scalar
         return _flatten_one(obj.tolist(), out, depth)

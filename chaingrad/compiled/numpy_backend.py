@@ -47,6 +47,7 @@ import numpy as np
 
 from chaingrad.engine import Op, ops
 
+from .codegen import make_runner
 from .program import Program
 from .python_backend import needs_grad
 
@@ -428,6 +429,7 @@ class NumpyBackend:
         self._lay_out_params()
         self._find_sole_readers()
         self.gy_reads: dict[int, tuple[list[str], int, tuple[int, ...], int, int]] = {}
+        self.gy_at: dict[tuple[int, int], int] = {}  # (first slot, size) -> group reading it
         self.source = self._generate()
         namespace: dict[str, Any] = {
             "np": np,
@@ -436,8 +438,10 @@ class NumpyBackend:
             "_bad_index": _bad_index,
             **self.code.arrays,
         }
-        exec(compile(self.source, f"<chaingrad.jit numpy {program.signature}>", "exec"), namespace)
-        self._run = namespace["run"]
+        # Each line is a numpy call (about a microsecond): small chunks cost nothing here.
+        self._run = make_runner(
+            self.source, namespace, f"<chaingrad.jit numpy {program.signature}>", chunk_lines=4000
+        )
         # Each thread reuses its own V and GR: every op slot of V is written by every call
         # (and the constants never change), so V needs no reset; GR is zeroed per call.
         self._buffers = threading.local()
@@ -489,6 +493,7 @@ class NumpyBackend:
         read = f"GR[{start}:{start + size}]"
         back.append(f"{name} = {read if len(shape) == 1 else f'{read}.reshape{shape}'}")
         self.gy_reads[g_id] = (back, len(back) - 1, tuple(shape), start, size)
+        self.gy_at[(start, size)] = g_id
         return name
 
     def _hand_over(self, g_id: int, j: int, gather: _Gather) -> None:
@@ -496,12 +501,12 @@ class NumpyBackend:
         group's outputs, in order, its gradient goes to that group as a variable, not via GR."""
         if gather.kind != "slice":
             return
-        size = gather.idx.size
-        for producer, (back, line, shape, start, n) in self.gy_reads.items():
-            if start == gather.start and n == size and self.sole_reader.get(producer) == (g_id, j):
-                back[line] = ""  # the producer's gradient arrives as gy<producer>
-                gather.forward_to = (f"gy{producer}", shape)
-                return
+        # One lookup by slot range (groups own disjoint slots): compile time stays linear.
+        producer = self.gy_at.get((gather.start, gather.idx.size))
+        if producer is not None and self.sole_reader.get(producer) == (g_id, j):
+            back, line, shape, _, _ = self.gy_reads[producer]
+            back[line] = ""  # the producer's gradient arrives as gy<producer>
+            gather.forward_to = (f"gy{producer}", shape)
 
     def _lay_out_params(self) -> None:
         """Put parameters in V in the order the groups read them (a weight matrix row by

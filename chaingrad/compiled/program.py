@@ -73,6 +73,7 @@ class Program:
         self.aux: list[int] = []
         self.signature = ""
         self.aux_structure: Any = None  # nesting of the extra outputs (None: loss only)
+        self.grad = True  # False: a forward-only program (no backward pass is generated)
         self._first_op = 0  # set by build(): the leaves come first
 
     # --- sizes ------------------------------------------------------------------------
@@ -311,6 +312,8 @@ def build(
     order: list[Value] = []
     seen: set[Value] = set()
     for root in roots:
+        if root in seen:  # an ancestor of an earlier root: its own ancestors are listed too
+            continue
         for node in toposort(root):
             if node not in seen:
                 seen.add(node)
@@ -326,7 +329,7 @@ def build(
     op_nodes: list[Value] = []
     for node in order:
         if node._parents:
-            if node not in created:
+            if id(node) not in created:
                 raise TracingError(
                     "chaingrad.jit: the step uses a Value that was computed before the trace "
                     f"({node!r}, made by {node._rule.name if node._rule else '?'}); its number "
@@ -347,7 +350,7 @@ def build(
             used_params.append(node)
         elif node in random_nodes:
             continue  # laid out per block below
-        elif node in created:
+        elif id(node) in created:
             consts.append(node)
         else:
             captured.append(node)

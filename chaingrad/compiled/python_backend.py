@@ -32,6 +32,7 @@ from typing import Any, NamedTuple
 
 from chaingrad.engine import Op, ops
 
+from .codegen import CHUNK_LINES, make_runner
 from .program import CONST, OP, PARAM, Program
 
 FREE, SHARED = -1, -2  # node regions besides sample indices >= 0
@@ -221,6 +222,8 @@ def _grad_terms(program: Program, names: _Naming, i: int, g: str) -> list[str]:
 
 def needs_grad(program: Program) -> list[bool]:
     """For each node: does a parameter lie behind it (so its gradient is wanted)?"""
+    if not program.grad:
+        return [False] * len(program)  # forward only: no gradient is wanted anywhere
     needed = [kind == PARAM for kind in program.kinds]
     for i in range(program.first_op, len(program)):
         needed[i] = any(needed[p] for p in program.parents[i])
@@ -366,14 +369,16 @@ class PythonBackend:
         template = None
         if sample_of_slot is not None:
             template = _Template.find(program, sample_of_slot)
+            if template is not None and len(template.samples[0]) > CHUNK_LINES:
+                template = None  # one sample's code would be one huge block: run it flat
         self.samples = len(template.samples) if template is not None else 0
         if template is not None:
             self.source = template.generate(namespace)
         else:
             self.source = _generate_flat(program, namespace)
-        code = compile(self.source, f"<chaingrad.jit {program.signature}>", "exec")
-        exec(code, namespace)
-        self._run: Callable[..., Any] = namespace["run"]
+        self._run: Callable[..., Any] = make_runner(
+            self.source, namespace, f"<chaingrad.jit {program.signature}>"
+        )
 
     def run(
         self, params: list[float], inputs: list[float], randoms: list[float]

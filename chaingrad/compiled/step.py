@@ -28,10 +28,12 @@ from chaingrad.engine import Value
 
 from . import inputs as _inputs
 from .program import Program, build, parameter_names
-from .tracing import Trace, tracing
+from .state import Watch
+from .tracing import check_numpy_generators, tracing
 
 BACKENDS = ("auto", "numpy", "python")
 AUTO_NUMPY_EDGES = 1500  # "auto" runs programs with at least this many edges on numpy
+STATES_KEPT = 8  # programs kept per input structure, one per Python state (train/eval, ...)
 _get_data = operator.attrgetter("data")
 
 
@@ -50,7 +52,7 @@ class _Compiled:
         self,
         program: Program,
         backend: Any,
-        guards: list[tuple[Any, str, Any]],
+        watch: Watch,
         samples: list[int | None] | None,
         count: int,
     ) -> None:
@@ -58,7 +60,8 @@ class _Compiled:
         self.backend = backend
         self.samples = samples
         self._exact: Any = None
-        self.guards = guards
+        self.holds = watch.holds  # the Python state the program was traced under is unchanged
+        self.checks = watch.checks  # eager's checks of the arguments, for every call
         self.params = program.params
         slots = program.input_slots
         if slots == list(range(count)):  # every number used, in order: no gather
@@ -72,10 +75,8 @@ class _Compiled:
             getter = operator.itemgetter(*slots)
             self.pick = lambda numbers: list(getter(numbers))
         self.fused_positions: Any = None  # program param -> optimizer index (fused steps)
+        self.fused_layout: Any = None  # the optimizer's parameter list those indices are for
         self.first_randoms: list[float] | None = None
-
-    def holds(self) -> bool:
-        return all(getattr(obj, attr) == value for obj, attr, value in self.guards)
 
     def randoms(self) -> list[float]:
         if self.first_randoms is not None:  # the traced call's draws, used once
@@ -98,15 +99,23 @@ class _Compiled:
             p.grad += g
         return loss, aux
 
+    def forward(self, numbers: list[Any]) -> tuple[float, tuple[float, ...]]:
+        """Forward only (a program built with ``grad=False``): no ``p.grad`` is touched."""
+        loss, _, aux = self.execute(
+            list(map(_get_data, self.params)), self.pick(numbers), self.randoms()
+        )
+        return loss, aux
+
     def run_fused(self, numbers: list[Any], fused: Any) -> tuple[float, tuple[float, ...]]:
         """A whole step: forward, backward and the optimizer's update on its arrays."""
         import numpy as np
 
-        positions = self.fused_positions
-        if positions is None:
-            positions = self.fused_positions = fused.positions(self.params)
-            self.all_in_optimizer = bool((positions >= 0).all())
         fused.begin()
+        positions = self.fused_positions
+        if positions is None or self.fused_layout is not fused.layout:
+            positions = self.fused_positions = fused.positions(self.params)
+            self.fused_layout = fused.layout
+            self.all_in_optimizer = bool((positions >= 0).all())
         values = fused.data[positions]
         if not self.all_in_optimizer:  # captured Values the optimizer does not update
             outside = np.flatnonzero(positions < 0)
@@ -164,6 +173,7 @@ class Step:
         backend: str = "auto",
         optimizer: Any = None,
         sync: bool = True,
+        grad: bool = True,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"chaingrad.jit: fn must be callable, got {type(fn).__name__}")
@@ -173,6 +183,7 @@ class Step:
             raise ImportError("chaingrad.jit(backend='numpy') needs numpy: pip install numpy")
         self.fn = fn
         self.backend = backend
+        self._declared = params
         self._params, self._names = _declared_params(params)
         self._arg_names = _argument_names(fn)
         self._cache: dict[Any, list[_Compiled]] = {}
@@ -180,16 +191,22 @@ class Step:
         self._lock = threading.Lock()
         self.optimizer = optimizer
         self.sync_every_call = bool(sync)
+        if not isinstance(grad, bool):
+            raise TypeError(f"chaingrad.jit: grad must be True or False, got {grad!r}")
+        self.grad = grad
+        if not grad and optimizer is not None:
+            raise ValueError(
+                "chaingrad.jit: grad=False compiles the forward pass only; it cannot train "
+                "(leave optimizer out, or keep grad=True)"
+            )
         self._fused: Any = None
         if optimizer is not None:
-            from chaingrad.nn.optim import Optimizer
-
-            if not isinstance(optimizer, Optimizer):
+            if not all(callable(getattr(optimizer, name, None)) for name in ("step", "zero_grad")):
                 raise TypeError(
-                    "chaingrad.jit: optimizer must be a chaingrad.nn.optim optimizer, "
-                    f"got {type(optimizer).__name__}"
+                    "chaingrad.jit: optimizer must be an optimizer (with step() and "
+                    f"zero_grad(), as chaingrad.nn.optim's), got {type(optimizer).__name__}"
                 )
-            if backend != "python" and _numpy_available():
+            if backend != "python" and fusable(optimizer):
                 from .fused import FusedUpdate
 
                 self._fused = FusedUpdate(optimizer, self.sync_every_call)
@@ -203,8 +220,12 @@ class Step:
         if compiled is None:
             with self._lock:  # one trace per structure, even when threads race to it
                 compiled = self._lookup(key) or self._trace(numbers, key)
+        elif compiled.checks:
+            compiled.checks(numbers)
         self._last = compiled
-        if self._fused is not None:
+        if not self.grad:
+            loss, aux = compiled.forward(numbers)
+        elif self._fused is not None:
             loss, aux = compiled.run_fused(numbers, self._fused)
         elif self.optimizer is not None:  # the same step, unfused: exactly eager's sequence
             self.optimizer.zero_grad()
@@ -227,11 +248,14 @@ class Step:
 
     def _trace(self, numbers: list[Any], key: Any) -> _Compiled:
         self.sync()  # the trace runs eagerly on the Values: they must be current
+        if _is_module(self._declared):  # its parameters now (a layer may have been added)
+            self._params, self._names = _declared_params(self._declared)
         is_int = [_is_int(x) for x in numbers]
-        leaves = [Value(x) for x in numbers]
-        args, kwargs = _inputs.rebuild(key, lambda position, kind: leaves[position])
-        with tracing() as trace:
+        with tracing(self.fn) as trace:
+            leaves = [trace.argument(x) for x in numbers]
+            args, kwargs = _inputs.rebuild(key, lambda position, kind: leaves[position])
             result = self.fn(*args, **kwargs)
+        check_numpy_generators(trace.generators)  # type: ignore[attr-defined]
         loss, aux_values, aux_structure = _split_result(result)
         params = self._params if self._params is not None else []
         names = self._names if self._names is not None else parameter_names(params, None)
@@ -246,14 +270,20 @@ class Step:
             _inputs.describe(key, list(self._arg_names)),
         )
         program.aux_structure = aux_structure
+        program.grad = self.grad
         samples = _inputs.samples(key)
         backend = self._make_backend(program, samples)
-        compiled = _Compiled(program, backend, _guards(trace), samples, len(numbers))
+        slots = {id(leaf): k for k, leaf in enumerate(leaves)}
+        watch = Watch(trace, self._declared if _is_module(self._declared) else None, slots)
+        compiled = _Compiled(program, backend, watch, samples, len(numbers))
         compiled.first_randoms = [
             program.values[i] for _, ids, _ in program.random_blocks for i in ids
         ]
         _check_replay(compiled, numbers, loss.data)
-        self._cache.setdefault(key, []).append(compiled)
+        entries = self._cache.setdefault(key, [])
+        entries.append(compiled)
+        if len(entries) > STATES_KEPT:  # Python state that keeps changing: keep the latest
+            del entries[0]
         return compiled
 
     def _make_backend(self, program: Program, samples: list[int | None] | None) -> Any:
@@ -263,13 +293,21 @@ class Step:
             # Python some nanoseconds per edge; numpy wins from about 1,500 edges up.
             big = program.num_edges >= AUTO_NUMPY_EDGES
             choice = "numpy" if big and _numpy_available() else "python"
-        if choice == "numpy":
-            from .numpy_backend import NumpyBackend
+        try:
+            if choice == "numpy":
+                from .numpy_backend import NumpyBackend
 
-            return NumpyBackend(program)
-        from .python_backend import PythonBackend
+                return NumpyBackend(program)
+            from .python_backend import PythonBackend
 
-        return PythonBackend(program, samples)
+            return PythonBackend(program, samples)
+        except MemoryError:
+            raise MemoryError(
+                f"chaingrad.jit: not enough memory to compile the step's program of "
+                f"{program.num_ops:,} ops and {program.num_edges:,} edges for the {choice} "
+                "backend; compile a smaller step (fewer samples per batch, a shorter "
+                "sequence) or run it eagerly"
+            ) from None
 
     # --- inspecting -----------------------------------------------------------------
 
@@ -316,12 +354,9 @@ class Step:
 
 
 def fusable(optimizer: Any) -> bool:
-    """Can ``jit(..., optimizer=optimizer)`` fuse its update (numpy installed, a known kind)?"""
-    if not _numpy_available():
-        return False
-    from chaingrad.nn.optim import SGD, Adam, AdamW
-
-    return type(optimizer) in (SGD, Adam, AdamW)
+    """Can ``jit(..., optimizer=optimizer)`` fuse its update (numpy installed, and the
+    optimizer's ``step()`` is its ``rule`` applied to every parameter: ``fusable`` says so)?"""
+    return _numpy_available() and getattr(optimizer, "fusable", False) is True
 
 
 def _check_replay(compiled: _Compiled, numbers: list[Any], traced: float) -> None:
@@ -350,10 +385,6 @@ def _agree(a: float, b: float) -> bool:
     if math.isinf(a) or math.isinf(b):
         return a == b
     return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
-
-
-def _guards(trace: Trace) -> list[tuple[Any, str, Any]]:
-    return [(obj, attr, getattr(obj, attr)) for obj, attr in trace.guards]
 
 
 def _is_int(x: Any) -> bool:
@@ -415,6 +446,7 @@ def jit(
     backend: str = "auto",
     optimizer: Any = None,
     sync: bool = True,
+    grad: bool = True,
 ) -> Any:
     """Compile a training step: trace ``fn`` once, then replay it on new inputs.
 
@@ -441,9 +473,19 @@ def jit(
     the Values are written back after every call, unless ``sync=False``, which
     leaves them stale until ``step.sync()`` (see :mod:`chaingrad.compiled.fused`).
 
+    ``grad=False`` compiles the forward pass only, for inference: a call returns
+    the same ``loss`` (or ``(loss, outputs)``) with no backward pass run and no
+    ``p.grad`` touched (no optimizer then). Call it with grad mode on (not inside
+    ``no_grad()``): the first call traces the function eagerly.
+
     Works as ``jit(fn, params=...)`` and as a decorator ``@jit(params=...)``.
-    A Python branch on a Value's number inside ``fn`` raises
-    :class:`~chaingrad.compiled.tracing.TracingError` naming the line.
+    A Python branch on a Value's number inside ``fn`` -- or on an argument
+    (``y == 1``, ``table[y]``, ``y % 2``), or a draw from a random generator --
+    raises :class:`~chaingrad.compiled.tracing.TracingError` naming the line.
+    The Python state a trace depends on (each module's ``training`` flag and
+    settings, the parameter Values its modules hold) is checked at every call:
+    a change traces again. Labels are checked at every call as eager code checks
+    them (``hinge_loss`` targets in {-1, +1}).
 
     >>> from chaingrad import Value, jit
     >>> w = Value(2.0)
@@ -452,5 +494,5 @@ def jit(
     (0.761594, 0.209987)
     """
     if fn is None:
-        return lambda f: Step(f, params, backend, optimizer, sync)
-    return Step(fn, params, backend, optimizer, sync)
+        return lambda f: Step(f, params, backend, optimizer, sync, grad)
+    return Step(fn, params, backend, optimizer, sync, grad)

@@ -20,7 +20,7 @@ Number = int | float
 
 _new = object.__new__
 _EMPTY: tuple[()] = ()
-_get_data = operator.attrgetter("data")
+_get_data = operator.attrgetter("_data")  # the slot's private alias (see trace_hook)
 
 
 def _to_float(data: Any, what: str = "Value()") -> float:
@@ -89,7 +89,7 @@ def _unary(op: Op) -> Callable[[_Method], _Method]:
     forward = op.forward
 
     def method(self: Value) -> Value:
-        data, local_grads = forward(self.data)
+        data, local_grads = forward(self._data)
         return _record(data, (self,), local_grads, op)
 
     def replace(declared: _Method) -> _Method:
@@ -108,7 +108,7 @@ def _binary(op: Op, reflected: bool = False) -> Callable[[_Method], _Method]:
             if other is None:
                 return NotImplemented
         left, right = (other, self) if reflected else (self, other)
-        data, local_grads = forward(left.data, right.data)
+        data, local_grads = forward(left._data, right._data)
         # _record inlined: + and * are most of every graph, and a call costs ~20%.
         out = _new(Value)
         out.data = data
@@ -156,6 +156,9 @@ class Value:
     # None for a node made micrograd's way: its closure does the chain rule (closures.py)
     _local_grads: tuple[float, ...] | None
     _rule: Op | None
+    # Private aliases of the data and grad slots, for the engine's own reads (below the class).
+    _data: float
+    _grad: float
 
     # numpy scalars on the left (np.float64(2) * v) defer to Value's reflected ops.
     __array_ufunc__ = None
@@ -307,13 +310,13 @@ class Value:
         (9.0, 27.0)
         """
         if isinstance(exponent, Value):
-            data, local_grads = ops.POW.forward(self.data, exponent.data)
+            data, local_grads = ops.POW.forward(self._data, exponent._data)
             return _record(data, (self, exponent), local_grads, ops.POW)
         if isinstance(exponent, numbers.Real):
             exponent = float(exponent)
             op = _POWERS.get(exponent) or ops.POW_CONST.bind(exponent)
             # the family's own forward with the constant by keyword: no extra call
-            data, local_grads = _pow_const(self.data, exponent=exponent)
+            data, local_grads = _pow_const(self._data, exponent=exponent)
             return _record(data, (self,), local_grads, op)
         return NotImplemented
 
@@ -378,7 +381,7 @@ class Value:
         """``self`` if positive, else ``alpha * self``."""
         alpha = float(alpha)
         op = _SLOPES.get(alpha) or ops.LEAKY_RELU.bind(alpha)
-        data, local_grads = _leaky_relu(self.data, alpha=alpha)
+        data, local_grads = _leaky_relu(self._data, alpha=alpha)
         return _record(data, (self,), local_grads, op)
 
     # --- comparisons look at data; equality stays identity so Values hash --------
@@ -404,7 +407,7 @@ class Value:
 
     def __repr__(self) -> str:
         label = f", label={self.label!r}" if self.label else ""
-        return f"Value(data={self.data!r}, grad={self.grad!r}{label})"
+        return f"Value(data={self._data!r}, grad={self._grad!r}{label})"
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         """Jupyter shows a Value as its graph (rendered by chaingrad.viz)."""
@@ -660,6 +663,11 @@ class Constant(Value):
 
     __slots__ = ()
 
+
+# The engine reads its slots through these aliases (same descriptors, same speed); the
+# public names are what engine/trace_hook.py guards while a trace runs.
+Value._data = Value.__dict__["data"]
+Value._grad = Value.__dict__["grad"]
 
 # Operands of these exact types need no conversion (checked in one C-level pass).
 _JUST_VALUE = frozenset({Value, Constant})

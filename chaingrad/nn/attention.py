@@ -24,8 +24,8 @@ import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from chaingrad.compiled.tracing import is_tracing
 from chaingrad.engine import Value, dot
+from chaingrad.engine.trace_hook import is_tracing
 
 from . import functional as F
 from ._checks import Vector, as_sequence, check_int

@@ -27,9 +27,9 @@ import numbers
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal, overload
 
-from chaingrad.compiled.tracing import TracingError, is_tracing
 from chaingrad.engine import Value, dot, sum_of, take
 from chaingrad.engine import logsumexp as engine_logsumexp
+from chaingrad.engine.trace_hook import TracingError, check_input, is_tracing
 
 Number = int | float
 Reduction = str
@@ -406,14 +406,11 @@ def cross_entropy(
     losses = []
     for row, target in zip(batch, targets):
         xs = _as_value_list(row, "cross_entropy")
+        check_input(target, _class_index)  # for an argument of a compiled step, too
         if isinstance(target, Value):
             d = _shifted(xs)
             losses.append(engine_logsumexp(d) - take(d, target))  # range checked by take
             continue
-        if isinstance(target, bool) or not isinstance(target, numbers.Integral):
-            raise TypeError(
-                f"cross_entropy: target must be a class index (int), got {type(target).__name__}"
-            )
         index = int(target)
         if not 0 <= index < len(xs):
             raise ValueError(
@@ -422,6 +419,21 @@ def cross_entropy(
         d = _shifted(xs)
         losses.append(engine_logsumexp(d) - d[index])
     return _finish(losses, single, reduction, "cross_entropy")
+
+
+def _class_index(target: Any) -> None:
+    if isinstance(target, bool) or not isinstance(target, numbers.Integral):
+        raise TypeError(
+            f"cross_entropy: target must be a class index (int), got {type(target).__name__}"
+        )
+
+
+_HINGE_TARGETS = frozenset({-1, 1})
+
+
+def _hinge_target(t: Any) -> None:
+    if t not in _HINGE_TARGETS:
+        raise ValueError(f"hinge_loss: targets must be -1 or +1, got {t!r}")
 
 
 @overload
@@ -449,7 +461,7 @@ def hinge_loss(
     """Max-margin (SVM) loss ``relu(margin - t * s)`` for targets ``t`` in {-1, +1}.
 
     A target may be a Value (``chaingrad.jit`` passes labels that way); it is
-    then an input of the graph and not checked.
+    then an input of the graph, checked by the compiled step at every call.
 
     micrograd's demo loss: ``(1 + -yi * scorei).relu()`` averaged over the batch.
 
@@ -460,13 +472,11 @@ def hinge_loss(
     losses = []
     for s, t in zip(preds, tgts):
         s = s if isinstance(s, Value) else Value(s)
+        # A compiled step checks its arguments at every call (check_input), eagerly here.
+        check_input(t, _hinge_target, _HINGE_TARGETS)
         if isinstance(t, Value):
-            # A target that is a Value (chaingrad.jit passes labels so) is an input of
-            # the graph; its number is not read here, so it is not checked either.
             losses.append((margin - s * t).relu())
             continue
-        if t not in (-1, 1):
-            raise ValueError(f"hinge_loss: targets must be -1 or +1, got {t!r}")
         losses.append((margin - s * float(t)).relu())
     return _finish(losses, single, reduction, "hinge_loss")
 

@@ -36,6 +36,7 @@ from typing import Any
 
 from chaingrad.engine import Value, no_grad
 
+from . import kv_cache
 from ._checks import Vector, check_int, is_token_id
 from ._memory import check_parameters
 from .embedding import Embedding
@@ -164,7 +165,12 @@ class GPT(Module):
         from ``seed`` (so the same seed gives the same text). The model sees
         the last ``block_size`` ids. Generation ends early after the id
         ``stop`` (e.g. the tokenizer's boundary), which is included. Runs in
-        :func:`chaingrad.no_grad`: no graph is kept.
+        :func:`chaingrad.no_grad`: no graph is kept. Each layer keeps the keys
+        and values of earlier positions, as floats
+        (:class:`~chaingrad.nn.kv_cache.KVCache`), so a new id costs one
+        position, with exactly the numbers of the full forward pass; once the
+        ids outgrow ``block_size`` the window slides and its positions are read
+        again (their position embeddings changed).
 
         >>> model = GPT(5, 4, 4, 1, 1, seed=0)
         >>> model.generate([0, 1], 3, seed=1) == model.generate([0, 1], 3, seed=1)
@@ -192,9 +198,7 @@ class GPT(Module):
         ids = [int(i) for i in prompt_ids]
         rng = make_rng(seed)
         with no_grad():
-            for _ in range(max_new_tokens):
-                last = self._hidden(ids[-self.block_size :])[-1]
-                logits = [v.data for v in self.lm_head(self.ln_f(last))]
+            for logits in _next_logits(self, ids, max_new_tokens):
                 if not all(map(math.isfinite, logits)):  # nan in, nan everywhere
                     raise ValueError(
                         f"GPT.generate: the model's logits are not finite "
@@ -233,6 +237,32 @@ class GPT(Module):
             yield from prefixed(f"blocks.{i}", block.torch_parameters())
         yield from prefixed("ln_f", self.ln_f.torch_parameters())
         yield from prefixed("lm_head", self.lm_head.torch_parameters())
+
+
+def _next_logits(model: GPT, ids: list[int], count: int) -> Iterator[list[float]]:
+    """The last position's logits for ``ids`` (a list the caller appends to), ``count`` times.
+
+    Equal to ``model(ids[-block_size:])[-1]``: through a key and value cache while
+    the ids fit in the block (one new position per id), read again from the
+    window's start once it slides; the full forward pass for a model the cache
+    cannot reproduce (``kv_cache.supports``).
+    """
+    block_size = model.block_size
+    if not kv_cache.supports(model):
+        for _ in range(count):
+            last = model._hidden(ids[-block_size:])[-1]
+            yield [v.data for v in model.lm_head(model.ln_f(last))]
+        return
+    cache = kv_cache.KVCache(model)  # reads the weights' numbers once
+    for _ in range(count):
+        if len(ids) > block_size:  # the window slid: every position moved, read them again
+            cache.clear()
+        window = ids[-block_size:]  # the cache holds its first len(cache) positions
+        for i in window[len(cache) : -1]:
+            cache.feed(i, logits=False)
+        logits = cache.feed(window[-1])
+        assert logits is not None
+        yield logits
 
 
 def _first_bad(logits: list[float]) -> str:

@@ -20,8 +20,8 @@ import random
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from chaingrad.compiled.tracing import guard, random_leaves
 from chaingrad.engine import Value, dot
+from chaingrad.engine.trace_hook import guard, random_leaves
 
 from ._checks import _describe, as_value_array, check_int
 from ._memory import BYTES_PER_VALUE, check_memory

@@ -40,7 +40,21 @@ def check_lr(who: str, lr: Any) -> float:
 
 
 class Optimizer:
-    """Base class: keeps ``params`` (a list of Values) and ``lr``; subclasses write ``_update``."""
+    """Base class: keeps ``params`` (a list of Values) and ``lr``; subclasses write ``rule``.
+
+    The update is written once, as ``rule()``: a function of one parameter's
+    number ``p``, its gradient ``g`` and its state (one number per name in
+    ``state_names``, such as Adam's ``m`` and ``v``), returning the new ``p``
+    and state (the new ``p`` alone for a rule without state). It uses
+    arithmetic and the ``sqrt`` it is given only, so the same function updates
+    a float (``step()`` runs it for each parameter) or a whole numpy array at
+    once (``chaingrad.jit``'s fused update runs it on arrays of all
+    parameters), with the same numbers. The state lives in lists, one per
+    name, indexed like ``params``.
+    """
+
+    #: Per-parameter state the rule reads and returns, one list attribute each.
+    state_names: tuple[str, ...] = ()
 
     def __init__(self, params: Iterable[Value] | Any, lr: float) -> None:
         who = type(self).__name__
@@ -76,8 +90,36 @@ class Optimizer:
         self.steps += 1
         self._update()
 
+    def rule(self, sqrt: Callable[[Any], Any] = math.sqrt) -> Callable[..., Any]:
+        """This step's update (``steps`` counts it already): ``(p, g, *state) -> (p, *state)``,
+        or ``(p, g) -> p`` when ``state_names`` is empty."""
+        raise NotImplementedError(f"{type(self).__name__} must define rule()")
+
     def _update(self) -> None:
-        raise NotImplementedError
+        update = self.rule()
+        states = [getattr(self, name) for name in self.state_names]
+        # One loop per number of states: Python calls the rule inline, at little cost.
+        if not states:
+            for p in self.params:
+                p.data = update(p.data, p.grad)
+        elif len(states) == 1:
+            (s,) = states
+            for i, p in enumerate(self.params):
+                p.data, s[i] = update(p.data, p.grad, s[i])
+        elif len(states) == 2:
+            s, t = states
+            for i, p in enumerate(self.params):
+                p.data, s[i], t[i] = update(p.data, p.grad, s[i], t[i])
+        else:
+            for i, p in enumerate(self.params):
+                p.data, *new = update(p.data, p.grad, *[state[i] for state in states])
+                for state, x in zip(states, new):
+                    state[i] = x
+
+    @property
+    def fusable(self) -> bool:
+        """True when ``step()`` is ``rule()`` run on each parameter (so it can run on arrays)."""
+        return type(self)._update is Optimizer._update and type(self).step is Optimizer.step
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({len(self.params)} parameters, lr={self.lr})"
@@ -114,22 +156,48 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
         self.velocity = [0.0] * len(self.params)
 
-    def _update(self) -> None:
-        lr, mu, wd = self.lr, self.momentum, self.weight_decay
-        if mu == 0.0 and wd == 0.0:
-            for p in self.params:  # the plain case, micrograd's p.data -= lr * p.grad
-                p.data -= lr * p.grad
-            return
+    @property
+    def state_names(self) -> tuple[str, ...]:  # type: ignore[override]
+        return ("velocity",) if self.momentum != 0.0 else ()
+
+    def rule(self, sqrt: Callable[[Any], Any] = math.sqrt) -> Callable[..., Any]:
+        lr, mu, wd, nesterov = self.lr, self.momentum, self.weight_decay, self.nesterov
         first = self.steps == 1
-        velocity = self.velocity
-        for i, p in enumerate(self.params):
-            g = p.grad + wd * p.data
-            if mu != 0.0:
-                # PyTorch starts the velocity at the first gradient (no damping).
-                v = g if first else mu * velocity[i] + g
-                velocity[i] = v
-                g = g + mu * v if self.nesterov else v
-            p.data -= lr * g
+        if mu == 0.0 and wd == 0.0:
+
+            def plain(p: Any, g: Any) -> Any:
+                return p - lr * g  # micrograd's p.data -= lr * p.grad
+
+            return plain
+        if mu == 0.0:
+
+            def decayed(p: Any, g: Any) -> Any:
+                return p - lr * (g + wd * p)
+
+            return decayed
+
+        # PyTorch starts the velocity at the first gradient (no damping).
+        if first:
+
+            def first_step(p: Any, g: Any, v: Any) -> tuple[Any, ...]:
+                g = g + wd * p
+                return p - lr * (g + mu * g if nesterov else g), g
+
+            return first_step
+        if nesterov:
+
+            def nesterov_step(p: Any, g: Any, v: Any) -> tuple[Any, ...]:
+                g = g + wd * p
+                v = mu * v + g
+                return p - lr * (g + mu * v), v
+
+            return nesterov_step
+
+        def momentum(p: Any, g: Any, v: Any) -> tuple[Any, ...]:
+            v = mu * v + (g + wd * p)
+            return p - lr * v, v
+
+        return momentum
 
 
 class Adam(Optimizer):
@@ -172,7 +240,9 @@ class Adam(Optimizer):
         self.m = [0.0] * len(self.params)  # first moment (mean of gradients)
         self.v = [0.0] * len(self.params)  # second moment (mean of squared gradients)
 
-    def _update(self) -> None:
+    state_names = ("m", "v")
+
+    def rule(self, sqrt: Callable[[Any], Any] = math.sqrt) -> Callable[..., Any]:
         lr, eps, wd = self.lr, self.eps, self.weight_decay
         beta1, beta2 = self.betas
         t = self.steps
@@ -181,17 +251,35 @@ class Adam(Optimizer):
         correction2_sqrt = math.sqrt(1.0 - beta2**t)
         step_size = lr / correction1
         keep1, keep2 = 1.0 - beta1, 1.0 - beta2  # the new gradient's share in each average
-        if wd != 0.0 and self.decoupled:  # AdamW: shrink the weights, apart from the gradient
-            shrink = 1.0 - lr * wd
-            for p in self.params:
-                p.data *= shrink
+        shrink = 1.0 - lr * wd  # AdamW: shrink the weights, apart from the gradient
+        decoupled = wd != 0.0 and self.decoupled
         coupled = wd != 0.0 and not self.decoupled  # Adam's L2: decay enters the gradient
-        m, v, sqrt = self.m, self.v, math.sqrt
-        for i, p in enumerate(self.params):
-            g = p.grad + wd * p.data if coupled else p.grad
-            m[i] = mi = beta1 * m[i] + keep1 * g
-            v[i] = vi = beta2 * v[i] + keep2 * g * g
-            p.data -= step_size * mi / (sqrt(vi) / correction2_sqrt + eps)
+
+        if decoupled:
+
+            def adamw(p: Any, g: Any, m: Any, v: Any) -> tuple[Any, ...]:
+                p = p * shrink
+                m = beta1 * m + keep1 * g
+                v = beta2 * v + keep2 * g * g
+                return p - step_size * m / (sqrt(v) / correction2_sqrt + eps), m, v
+
+            return adamw
+        if coupled:
+
+            def adam_l2(p: Any, g: Any, m: Any, v: Any) -> tuple[Any, ...]:
+                g = g + wd * p
+                m = beta1 * m + keep1 * g
+                v = beta2 * v + keep2 * g * g
+                return p - step_size * m / (sqrt(v) / correction2_sqrt + eps), m, v
+
+            return adam_l2
+
+        def adam(p: Any, g: Any, m: Any, v: Any) -> tuple[Any, ...]:
+            m = beta1 * m + keep1 * g
+            v = beta2 * v + keep2 * g * g
+            return p - step_size * m / (sqrt(v) / correction2_sqrt + eps), m, v
+
+        return adam
 
 
 class AdamW(Adam):

@@ -35,6 +35,7 @@ from chaingrad.engine import Value, no_grad, sum_of
 from chaingrad.engine.autodiff import _cycle_collector_paused
 
 from . import functional as F
+from . import inference
 from ._checks import _describe, check_int, check_number, short_repr
 from .data import as_rows, batches
 from .init import Seed, make_rng
@@ -255,6 +256,9 @@ def accuracy(outputs: list[Any], targets: Sequence[Any], loss: str | Callable) -
 def predict(model: Callable, X: Sequence[Any], loss: str = "cross_entropy") -> list[Any]:
     """Labels for rows ``X`` (eval mode, no graph recorded).
 
+    The forward pass is compiled a batch at a time where there are rows enough
+    (:mod:`chaingrad.nn.inference`), with the numbers of the eager loop.
+
     ``loss`` says how to read outputs: ``"cross_entropy"`` takes the argmax,
     ``"hinge"``/``"bce"`` the sign (1 for positive, else 0).
     """
@@ -263,18 +267,23 @@ def predict(model: Callable, X: Sequence[Any], loss: str = "cross_entropy") -> l
     if predictions([], loss) is None:
         raise ValueError(f"predict: loss {loss!r} has no class labels")
     X = as_rows(X, "predict")
-    with no_grad(), _eval_mode(model):
-        outputs = [model(x) for x in X]
+    with _eval_mode(model):
+        outputs = inference.outputs(model, X)  # compiled a batch at a time where it pays
     return predictions(outputs, loss) or []
 
 
 def evaluate(
     model: Callable, X: Sequence[Any], y: Sequence[Any], loss: str | Callable = "cross_entropy"
 ) -> dict[str, float]:
-    """``{"loss": ..., "accuracy": ...}`` on ``(X, y)`` in eval mode, recording no graph."""
+    """``{"loss": ..., "accuracy": ...}`` on ``(X, y)`` in eval mode, recording no graph.
+
+    The forward pass is compiled a batch at a time where there are rows enough
+    (:mod:`chaingrad.nn.inference`), with the numbers of the eager loop.
+    """
     X, y = _dataset(X, y, loss, "evaluate")
-    with no_grad(), _eval_mode(model):
-        outputs = [model(x) for x in X]
+    with _eval_mode(model):
+        outputs = inference.outputs(model, X)  # compiled a batch at a time where it pays
+    with no_grad():
         value = data_loss(outputs, y, loss)
     return {"loss": float(value), "accuracy": accuracy(outputs, y, loss)}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
@@ -121,18 +122,39 @@ def test_captured_values_outside_the_optimizer_accumulate_their_gradient():
     assert close(w.data, 1.0 - 0.1 * 8.0 - 0.1 * 1.6)
 
 
-def test_other_optimizers_are_refused_and_the_python_backend_is_unfused():
+def test_an_optimizer_is_fused_through_its_rule_and_other_ones_run_unfused():
     from chaingrad.nn.optim import Optimizer
 
-    class Custom(SGD):
-        pass
+    class HalfStep(SGD):  # a new rule: fused, with the same numbers as its step()
+        def rule(self, sqrt=math.sqrt):
+            lr = self.lr
+            return lambda p, g: p - 0.5 * lr * g
 
-    w = Value(1.0)
-    with pytest.raises(TypeError, match="SGD, Adam and AdamW"):
-        jit(lambda x: w * x, optimizer=Custom([w], lr=0.1), backend="numpy")
-    with pytest.raises(TypeError, match=r"chaingrad\.nn\.optim optimizer"):
+    class OwnStep(SGD):  # its own step(): jit calls it after each replay, unfused
+        def step(self):
+            self.steps += 1
+            for p in self.params:
+                p.data -= 2 * self.lr * p.grad
+
+    for kind, fused in ((HalfStep, True), (OwnStep, False)):
+        w, v = Value(1.0), Value(1.0)
+        opt, eager_opt = kind([w], lr=0.1), kind([v], lr=0.1)
+        step = jit(lambda x, w=w: w * w * x, params=[w], optimizer=opt, backend="numpy")
+        assert (step._fused is not None) is fused
+        for x in (2.0, -1.0, 3.0):
+            step(x)
+            eager_opt.zero_grad()
+            (v * v * x).backward()
+            eager_opt.step()
+            assert w.data == v.data and w.grad == v.grad
+    with pytest.raises(TypeError, match="optimizer must be an optimizer"):
         jit(lambda x: w * x, optimizer=object())
+    from chaingrad.compiled.fused import FusedUpdate
+
+    with pytest.raises(TypeError, match="has none"):
+        FusedUpdate(OwnStep([w], lr=0.1), sync=True)
     opt = SGD([w], lr=0.1)
+    w.data = 1.0
     step = jit(lambda x: w * x, params=[w], optimizer=opt, backend="python")
     step(2.0)
     assert w.data == 1.0 - 0.1 * 2.0 and w.grad == 2.0 and isinstance(opt, Optimizer)
@@ -152,3 +174,30 @@ def test_after_sync_the_values_are_in_charge_again():
             model.layers[1].neurons[0].b.data = 0.1 * k
     step.sync()
     _assert_same(fused_model, eager_model, fused_opt, eager_opt)
+
+
+@pytest.mark.parametrize("sync", [True, False])
+def test_edits_of_the_optimizers_state_between_calls_are_taken_in(sync):
+    from chaingrad.nn.optim import Adam
+
+    w, v = Value(1.0), Value(1.0)
+    fused_opt, eager_opt = Adam([w], lr=0.1), Adam([v], lr=0.1)
+    step = jit(lambda x: (w * x) ** 2, params=[w], optimizer=fused_opt, sync=sync)
+    for k in range(6):
+        step(1.0 + k)
+        eager_opt.zero_grad()
+        ((v * (1.0 + k)) ** 2).backward()
+        eager_opt.step()
+        step.sync()
+        if k == 1:  # a warm restart: fresh moments, the step count kept
+            fused_opt.m, fused_opt.v = [0.0], [0.0]
+            eager_opt.m, eager_opt.v = [0.0], [0.0]
+        if k == 3:  # an edit in place
+            fused_opt.v[0] = eager_opt.v[0] = 0.5
+        if k == 4:  # a parameter added to the optimizer
+            fused_opt.params.append(Value(0.0))
+            eager_opt.params.append(Value(0.0))
+            for opt in (fused_opt, eager_opt):
+                opt.m.append(0.0)
+                opt.v.append(0.0)
+        assert w.data == v.data and fused_opt.m[0] == eager_opt.m[0], k

@@ -183,6 +183,54 @@ def test_schedule_validation():
     assert math.isclose(CosineLR(SGD([Value(0.0)], lr=1.0), 10).lr_at(10), 0.0, abs_tol=1e-15)
 
 
+CASES_NO_DECAY = [*CASES, ("sgd decay only", lambda p: SGD(p, lr=0.05, weight_decay=0.1), None)]
+
+
+@pytest.mark.parametrize(
+    ("name", "make"), [(c[0], c[1]) for c in CASES_NO_DECAY], ids=[c[0] for c in CASES_NO_DECAY]
+)
+def test_the_rule_on_arrays_gives_steps_numbers_bit_for_bit(name, make):
+    # The update is written once (rule); step() runs it per float, jit's fused update on
+    # arrays of every parameter: the same operations, so exactly the same numbers.
+    np = pytest.importorskip("numpy")
+    ws = [Value(x) for x in START]
+    opt = make(ws)
+    data = np.array(START)
+    state = [np.zeros(len(START)) for _ in opt.state_names]
+    for _ in range(6):
+        opt.zero_grad()
+        loss_of(ws).backward()
+        grad = np.array([w.grad for w in ws])
+        opt.step()
+        new = opt.rule(np.sqrt)(data, grad, *state)
+        data, *state = new if opt.state_names else (new,)
+        assert data.tolist() == [w.data for w in ws]
+        for name_, array in zip(opt.state_names, state):
+            assert np.asarray(array).tolist() == getattr(opt, name_)
+    assert opt.fusable
+
+
+def test_an_optimizer_is_fusable_only_when_its_step_is_its_rule():
+    class Halved(SGD):
+        def rule(self, sqrt=math.sqrt):
+            lr = self.lr
+            return lambda p, g: p - 0.5 * lr * g
+
+    class OwnStep(SGD):
+        def step(self):
+            super().step()
+
+    w = Value(1.0)
+    halved = Halved([w], lr=0.2)
+    w.grad = 1.0
+    halved.step()
+    assert w.data == 0.9 and halved.fusable
+    assert not OwnStep([w], lr=0.1).fusable
+    assert SGD([w], lr=0.1).state_names == () and SGD([w], lr=0.1, momentum=0.5).state_names == (
+        "velocity",
+    )
+
+
 # --- rates and settings that are not finite or negative -----------------------------------
 
 
