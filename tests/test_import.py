@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ["numpy", "graphviz", "matplotlib", "tqdm", "sklearn", "torch", "PIL"]
+HEAVY = ["numpy", "graphviz", "matplotlib", "tqdm", "sklearn", "torch", "PIL", "anywidget"]
 
 
 def test_import_chaingrad_is_standard_library_only():

@@ -13,8 +13,10 @@
 'd tanh(n2)/dn2 = 1 − tanh(n2)² = 1 − (−0.999988)² = 2.458e−05'
 
 Importing chaingrad.viz loads the standard library only; graphviz and Pillow
-are imported when something is drawn.
+are imported when something is drawn, anywidget when a widget (``Explorer``) is used.
 """
+
+from typing import Any
 
 from .graph import DEFAULT_MAX_NODES, DEFAULT_WIDTH, GraphDrawing, draw_dot, format_number
 from .program import draw_program
@@ -27,6 +29,7 @@ __all__ = [
     "DEFAULT_WIDTH",
     "BackpropStep",
     "DotError",
+    "Explorer",
     "GifImage",
     "GraphDrawing",
     "GraphvizNotFoundError",
@@ -41,3 +44,12 @@ __all__ = [
     "repr_mimebundle",
     "step_through",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The notebook widgets import anywidget: only when one is asked for.
+    from . import widgets
+
+    if name in widgets.WIDGETS:
+        return getattr(widgets, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,110 @@
+"""What every chaingrad widget shares: anywidget, the files beside it, and a static picture.
+
+A widget is a subclass of :class:`Widget` plus two plain files in this folder,
+named after its module::
+
+    class Explorer(Widget):
+        _esm = asset("explorer.js")     # export default { render({ model, el }) { ... } }
+        _css = asset("explorer.css")
+
+The contract, the same for every widget:
+
+* **The kernel is the only state.** Everything the page shows is a traitlet
+  tagged ``sync=True``; the page reads them (``model.get``) and redraws when
+  they change (``model.on("change:name", ...)``). It never computes a number.
+* **The page asks, the kernel decides.** A control sends a message
+  ``{"action": "set", ...}`` (``model.send``); :meth:`Widget._on_message`
+  calls the method ``_action_<action>(content)``. A bad request raises
+  ``TypeError``/``ValueError`` there: the widget keeps its state, the error's
+  text goes to the ``error`` trait (the page shows it), and ``revision`` is
+  bumped so the page redraws from the kernel's state (a slider moved to a bad
+  value jumps back). A good request clears ``error``.
+* **A static picture for exports.** :meth:`Widget._static_html` returns HTML
+  (no script) showing the current state; the notebook display carries it as
+  ``text/html`` beside the live view, so exported HTML (nbconvert, when the
+  notebook holds no widget state) and the documentation site (``docs/conf.py``
+  ranks ``text/html`` above the widget view) show a picture, never a blank
+  cell. The picture is of the state when the widget was displayed.
+* **Numbers are checked once**, by :func:`real_number`, with one clear error.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from pathlib import Path
+from typing import Any
+
+try:
+    import anywidget
+    import traitlets
+except ImportError as error:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "chaingrad's notebook widgets need anywidget: pip install 'chaingrad[widgets]'"
+    ) from error
+
+HERE = Path(__file__).parent
+
+
+def asset(name: str) -> Path:
+    """The path of a file shipped beside the widgets (``explorer.js``), checked to exist."""
+    path = HERE / name
+    if not path.is_file():
+        raise FileNotFoundError(f"chaingrad widget file missing from the package: {name}")
+    return path
+
+
+def real_number(value: Any, what: str) -> float:
+    """``value`` as a finite float, or one ``TypeError``/``ValueError`` naming ``what``.
+
+    Booleans are refused (``True`` is an int to Python, rarely a weight to a learner).
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{what} must be a real number, got {type(value).__name__} {value!r}")
+    x = float(value)
+    if not math.isfinite(x):
+        raise ValueError(f"{what} must be finite, got {x!r}")
+    return x
+
+
+class Widget(anywidget.AnyWidget):  # type: ignore[misc]
+    """Base of chaingrad's widgets: message dispatch, errors and the static picture."""
+
+    # The last refused request, shown by the page ("" when the last one worked).
+    error = traitlets.Unicode("").tag(sync=True)
+    # Bumped after every handled request, so the page redraws even if nothing changed.
+    revision = traitlets.Int(0).tag(sync=True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.on_msg(self._on_message)
+
+    def _on_message(self, widget: Any, content: Any, buffers: Any) -> None:
+        """Route a message from the page to ``_action_<action>``; errors go to ``error``."""
+        action = content.get("action") if isinstance(content, dict) else None
+        handler = getattr(self, f"_action_{action}", None) if isinstance(action, str) else None
+        try:
+            if handler is None:
+                raise ValueError(f"{type(self).__name__}: unknown request {content!r}")
+            handler(content)
+        except (TypeError, ValueError, ArithmeticError) as problem:
+            self.error = str(problem)
+        else:
+            self.error = ""
+        finally:
+            self.revision += 1
+
+    def _static_html(self) -> str:
+        """HTML (no script) picturing the current state, for exports. Subclasses override."""
+        return f"<pre>{type(self).__name__}</pre>"
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is None:
+            return None
+        data, metadata = bundle
+        try:
+            data["text/html"] = self._static_html()
+        except Exception as problem:  # a display hook must never break the live view
+            data["text/html"] = f"<pre>{type(self).__name__} (no picture: {problem})</pre>"
+        return data, metadata
