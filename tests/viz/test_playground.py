@@ -229,6 +229,15 @@ def test_play_trains_in_the_background_and_pause_stops_it() -> None:
     assert pg.loss_history[-1] < pg.loss_history[0]
 
 
+def test_speed_caps_steps_per_second_while_playing() -> None:
+    pg = Playground(speed=40)
+    pg.step(1)  # traced before the clock starts
+    pg.play()
+    time.sleep(1.0)
+    pg.pause()
+    assert 10 <= pg.steps - 1 <= 60
+
+
 def test_set_while_playing_is_applied_between_steps() -> None:
     pg = Playground()
     pg.play()
@@ -309,7 +318,8 @@ def test_neuron_graph_grads_are_derivatives_of_that_neuron() -> None:
         ({"dropout": 1.0}, ValueError, "dropout must be >= 0 and <= 0.9"),
         ({"batch_size": 2.5}, TypeError, "batch_size must be an int"),
         ({"show_test": 1}, TypeError, "show_test must be True or False"),
-        ({"speed": 3}, TypeError, "unknown setting 'speed'"),
+        ({"sped": 3}, TypeError, "unknown setting 'sped'"),
+        ({"speed": -1}, ValueError, "speed must be in 0..1000000"),
         ({"lr": 0.3, "dataset": "nope"}, ValueError, "unknown dataset 'nope'"),
     ],
 )
@@ -392,3 +402,36 @@ def test_weights_sent_to_the_page_are_the_models() -> None:
     layer = pg.model.layers[1]
     assert pg.weights[1]["w"] == [[w.data for w in n.w] for n in layer.neurons]
     assert pg.weights[0]["b"] == [n.b.data for n in pg.model.layers[0].neurons]
+
+
+def test_static_picture_for_exports() -> None:
+    pg = Playground(hidden=[3, 2], show_test=True)
+    pg.step(40)
+    html = pg._static_html()
+    assert html.startswith('<div class="chaingrad-playground-static"><svg')
+    assert "<script" not in html
+    assert "step 40" in html
+    assert html.count("<image") == 1 + (2 + 3 + 2 + 1)  # the boundary and every node's map
+    assert html.count("<path") == 2 * 3 + 3 * 2 + 2 * 1  # one per weight
+    assert html.count("<circle") >= 190  # training and held-out points (and the legend)
+    assert f'training loss <tspan font-weight="600">{pg.loss_history[-1]:.3f}' in html
+    bundle, _ = pg._repr_mimebundle_()
+    assert bundle["text/html"] == html
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+
+
+def test_png_encoder_writes_a_real_png() -> None:
+    import base64
+    import struct
+    import zlib
+
+    from chaingrad.viz.widgets.playground import _png
+
+    rgb = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+    data = base64.b64decode(_png(rgb).split(",", 1)[1])
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    assert (width, height) == (3, 2)
+    idat_length = struct.unpack(">I", data[33:37])[0]
+    raw = zlib.decompress(data[41 : 41 + idat_length])
+    assert raw == b"\x00" + rgb[0].tobytes() + b"\x00" + rgb[1].tobytes()

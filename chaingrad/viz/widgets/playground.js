@@ -8,6 +8,7 @@ const PAPER = [232, 234, 235];
 const LR_CHOICES = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3];
 const PENALTY_CHOICES = [0, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1];
 const DROPOUT_CHOICES = [0, 0.1, 0.2, 0.3, 0.5];
+const SPEED_CHOICES = [10, 30, 100, 300, 1000, 0];
 const OPTIMIZER_NAMES = { sgd: "SGD", momentum: "SGD + momentum 0.9", adam: "Adam" };
 const DATASET_NAMES = {
   moons: "Moons", circles: "Circles", spirals: "Spirals", blobs: "Blobs", xor: "XOR",
@@ -143,6 +144,7 @@ function render({ model, el }) {
       select("L1", "l1", PENALTY_CHOICES, c.l1, send),
       select("L2", "l2", PENALTY_CHOICES, c.l2, send),
       select("Dropout", "dropout", DROPOUT_CHOICES, c.dropout, send),
+      select("Speed", "speed", SPEED_CHOICES, c.speed, send, (v) => (v ? `${v} steps/s` : "as fast as it goes")),
     );
     datasets.replaceChildren(
       ...choices.dataset.map((name) => {
@@ -302,7 +304,7 @@ function render({ model, el }) {
           const w = layer.w[i][j];
           const [r, g, b] = w < 0 ? ORANGE : BLUE;
           path.setAttribute("stroke", `rgb(${r},${g},${b})`);
-          path.setAttribute("stroke-width", Math.max(0.5, Math.min(8, Math.abs(w) * 2.5)).toFixed(2));
+          path.setAttribute("stroke-width", Math.min(7, 0.4 + Math.abs(w) * 1.6).toFixed(2));
         }),
       );
     });

@@ -85,6 +85,7 @@ class Settings:
     n_samples: int = 200
     validation: float = 0.5
     seed: int = 0
+    speed: int = 300
     show_test: bool = False
     discretize: bool = False
 
@@ -164,6 +165,7 @@ def _checked(settings: Settings, changes: dict[str, Any]) -> Settings:
         "n_samples": lambda v: _integer("n_samples", v, 20, 2_000),
         "validation": lambda v: _number("validation", v, 0.1, 0.9),
         "seed": lambda v: _integer("seed", v, 0, 2**31 - 1),
+        "speed": lambda v: _integer("speed", v, 0, 1_000_000),
         "show_test": lambda v: _flag("show_test", v),
         "discretize": lambda v: _flag("discretize", v),
     }
@@ -527,17 +529,24 @@ class Playground(Widget):
             self._record()
 
     def _run(self) -> None:
-        """The play loop: train in chunks of about 20 ms, publish every REFRESH_SECONDS."""
+        """The play loop: train in chunks of about 20 ms at ``speed`` steps a second at most
+        (0: as fast as it goes), publish every REFRESH_SECONDS."""
         chunk = 1
-        last = time.perf_counter()
-        steps_then = self._steps
+        last = started = time.perf_counter()
+        steps_then = steps_at_start = self._steps
         try:
             while not self._stop.is_set():
-                started = time.perf_counter()
+                began = time.perf_counter()
                 with self._lock:
                     self._train(chunk)
-                took = time.perf_counter() - started
+                took = time.perf_counter() - began
                 chunk = max(1, min(chunk * 2, int(chunk * 0.02 / max(took, 1e-6)) or 1))
+                speed = self._settings.speed
+                if speed:
+                    chunk = max(1, min(chunk, speed // 20))
+                    # ahead of the clock: wait until the steps done are due
+                    due = started + (self._steps - steps_at_start) / speed
+                    self._stop.wait(max(0.0, due - time.perf_counter()))
                 now = time.perf_counter()
                 if now - last >= REFRESH_SECONDS:
                     self._rate = (self._steps - steps_then) / (now - last)
@@ -660,6 +669,20 @@ class Playground(Widget):
         example = _integer("example", example, 0, len(self._X_train) - 1)
         return layer, index, example
 
+    def _static_html(self) -> str:
+        """The picture exported HTML shows: the same views, drawn from the same state."""
+        with self._lock:
+            return static_picture(
+                config=self.config,
+                choices=self.choices,
+                points=self.points,
+                network=self.network,
+                weights=self.weights,
+                maps=self.maps,
+                curves=self.curves,
+                stats=self.stats,
+            )
+
     # ----------------------------------------------------------------- the page
     # Each control sends {"action": ...}; the base class routes it here and shows errors.
     def _action_play(self, content: dict[str, Any]) -> None:
@@ -708,4 +731,189 @@ def _thin_curves(train: list[float], val: list[float]) -> dict[str, Any]:
     }
 
 
-__all__ = ["Playground", "Settings", "make_dataset"]
+# ---------------------------------------------------------------------- the static picture
+ORANGE = (245, 147, 34)  # class 0 and negative weights, as TensorFlow Playground
+BLUE = (8, 119, 189)  # class 1 and positive weights
+PAPER = (232, 234, 235)
+
+
+def _colours(t: Any, light: float) -> Any:
+    """Values -1..1 as RGB: orange, through paper grey, to blue; ``light`` mixes in white."""
+    t = np.clip(t, -1.0, 1.0)[..., None]
+    paper, orange, blue = (np.array(c, dtype=float) for c in (PAPER, ORANGE, BLUE))
+    rgb = np.where(t < 0, paper + (orange - paper) * -t, paper + (blue - paper) * t)
+    return np.round(rgb * (1 - light) + 255 * light).astype(np.uint8)
+
+
+def _png(rgb: Any) -> str:
+    """An RGB array (h x w x 3, uint8) as a data: URI of a PNG (zlib and struct only)."""
+    import base64
+    import struct
+    import zlib
+
+    height, width, _ = rgb.shape
+    raw = b"".join(b"\x00" + rgb[row].tobytes() for row in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+    png += chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _rgb(c: tuple[int, int, int]) -> str:
+    return f"rgb({c[0]},{c[1]},{c[2]})"
+
+
+def static_picture(
+    *,
+    config: dict[str, Any],
+    choices: dict[str, Any],
+    points: dict[str, Any],
+    network: dict[str, Any],
+    weights: list[Any],
+    maps: bytes,
+    curves: dict[str, Any],
+    stats: dict[str, Any],
+) -> str:
+    """One SVG (inside a div, no script) of the playground's state: the network with its
+    weights and neuron maps, the decision boundary with the points, the loss curves."""
+    import html
+
+    big, small = choices["boundary_resolution"], choices["neuron_resolution"]
+    values = np.frombuffer(maps, dtype=np.uint8) / 127.5 - 1.0
+    boundary = values[: big * big].reshape(big, big)
+    if config["discretize"]:
+        boundary = np.where(boundary < 0, -1.0, 1.0)
+    columns = network["columns"]
+    width, top = 880, 64
+    node, row = 34, 44
+    net_left, net_width = 20, 500
+    tallest = max(len(col) for col in columns)
+    size = 300  # the decision boundary's side
+    height = max(top + 28 + tallest * row, top + size + 120) + 10
+    out: list[str] = []
+    add = out.append
+    add(
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'width="{width}" style="max-width:100%;height:auto;font-family:sans-serif">'
+    )
+    add(f'<rect width="{width}" height="{height}" fill="white" stroke="#e3e5e8"/>')
+    title = f"Playground: {config['dataset']}, step {stats['step']:,} (epoch {stats['epoch']:.1f})"
+    add(f'<text x="16" y="24" font-size="15" font-weight="600">{html.escape(title)}</text>')
+    hidden = ", ".join(map(str, config["hidden"])) or "none"
+    settings = (
+        f"hidden [{hidden}], {config['activation']}, {config['optimizer']} lr {config['lr']:g}, "
+        f"L1 {config['l1']:g}, L2 {config['l2']:g}, dropout {config['dropout']:g}, "
+        f"batch {config['batch_size']}, noise {config['noise']:g}"
+    )
+    add(f'<text x="16" y="44" font-size="12" fill="#5f6368">{html.escape(settings)}</text>')
+    # the network: edges first, then each node's map
+    gap = (net_width - node) / max(1, len(columns) - 1)
+    where = [
+        [(net_left + k * gap, top + 20 + i * row) for i in range(len(col))]
+        for k, col in enumerate(columns)
+    ]
+    for k, layer in enumerate(weights):
+        for i, (x2, y2) in enumerate(where[k + 1]):
+            for j, (x1, y1) in enumerate(where[k]):
+                w = layer["w"][i][j]
+                a, b = x1 + node, y1 + node / 2
+                c, d = x2, y2 + node / 2
+                mid = (a + c) / 2
+                add(
+                    f'<path d="M{a:.1f},{b:.1f} C{mid:.1f},{b:.1f} {mid:.1f},{d:.1f} '
+                    f'{c:.1f},{d:.1f}" fill="none" stroke="{_rgb(BLUE if w > 0 else ORANGE)}" '
+                    f'stroke-width="{min(7.0, 0.4 + abs(w) * 1.6):.2f}" opacity="0.85"/>'
+                )
+    offset = big * big
+    for k, col in enumerate(columns):
+        for i, _name in enumerate(col):
+            x, y = where[k][i]
+            cells = values[offset : offset + small * small].reshape(small, small)
+            offset += small * small
+            add(
+                f'<image x="{x:.1f}" y="{y:.1f}" width="{node}" height="{node}" '
+                f'href="{_png(_colours(cells, 0.1))}"/>'
+            )
+            add(
+                f'<rect x="{x:.1f}" y="{y:.1f}" width="{node}" height="{node}" fill="none" '
+                f'stroke="{"#222" if k == len(columns) - 1 else "#9aa0a6"}"/>'
+            )
+        if k == 0:
+            for i, name in enumerate(col):
+                x, y = where[0][i]
+                add(
+                    f'<text x="{x - 4:.1f}" y="{y + 21:.1f}" font-size="13" '
+                    f'text-anchor="end">{html.escape(name)}</text>'
+                )
+        else:
+            label = "output" if k == len(columns) - 1 else f"{len(col)} neurons"
+            add(
+                f'<text x="{where[k][0][0] + node / 2:.1f}" y="{top + 10}" font-size="12" '
+                f'text-anchor="middle" fill="#5f6368">{label}</text>'
+            )
+    # the decision boundary and the points
+    left = net_left + net_width + 30
+    add(
+        f'<image x="{left}" y="{top}" width="{size}" height="{size}" '
+        f'preserveAspectRatio="none" href="{_png(_colours(boundary, 0.35))}"/>'
+    )
+    domain = points["domain"]
+    sets = [(points["train"], "white")]
+    if config["show_test"]:
+        sets.append((points["val"], "#222"))
+    for flat, edge in sets:
+        for i in range(0, len(flat), 3):
+            px = left + (flat[i] + domain) / (2 * domain) * size
+            py = top + (domain - flat[i + 1]) / (2 * domain) * size
+            if not (left <= px <= left + size and top <= py <= top + size):
+                continue
+            add(
+                f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3.6" stroke="{edge}" '
+                f'fill="{_rgb(BLUE if flat[i + 2] else ORANGE)}"/>'
+            )
+    add(f'<rect x="{left}" y="{top}" width="{size}" height="{size}" fill="none" stroke="#c8ccd0"/>')
+    legend_y = top + size + 18
+    add(f'<circle cx="{left + 6}" cy="{legend_y - 4}" r="5" fill="{_rgb(ORANGE)}"/>')
+    add(f'<text x="{left + 15}" y="{legend_y}" font-size="12">class 0</text>')
+    add(f'<circle cx="{left + 76}" cy="{legend_y - 4}" r="5" fill="{_rgb(BLUE)}"/>')
+    add(f'<text x="{left + 85}" y="{legend_y}" font-size="12">class 1</text>')
+    add(
+        f'<text x="{left + 145}" y="{legend_y}" font-size="12" fill="#5f6368">'
+        f"background: p(class 1)</text>"
+    )
+    # loss numbers and curves, under the boundary
+    numbers_y = legend_y + 22
+    for k, (name, loss, accuracy) in enumerate(
+        (
+            ("training", stats["loss"], stats["accuracy"]),
+            ("validation", stats["val_loss"], stats["val_accuracy"]),
+        )
+    ):
+        add(
+            f'<text x="{left}" y="{numbers_y + 16 * k}" font-size="12">{name} loss '
+            f'<tspan font-weight="600">{loss:.3f}</tspan> (accuracy {100 * accuracy:.1f}%)</text>'
+        )
+    steps = curves["step"]
+    peak = max(max(curves["train"]), max(curves["val"]), 1e-9)
+    last = max(1, steps[-1])
+    box_top, box_height = numbers_y + 26, height - numbers_y - 36
+    add(f'<rect x="{left}" y="{box_top}" width="{size}" height="{box_height}" fill="#f6f7f8"/>')
+    for key, colour, dash in (("val", "#9aa0a6", "4 3"), ("train", "#222", "")):
+        coords = " ".join(
+            f"{left + s / last * size:.1f},{box_top + box_height - v / peak * box_height:.1f}"
+            for s, v in zip(steps, curves[key])
+        )
+        add(
+            f'<polyline points="{coords}" fill="none" stroke="{colour}" '
+            f'stroke-width="1.6" stroke-dasharray="{dash}"/>'
+        )
+    add("</svg>")
+    return '<div class="chaingrad-playground-static">' + "".join(out) + "</div>"
+
+
+__all__ = ["Playground", "Settings", "make_dataset", "static_picture"]
