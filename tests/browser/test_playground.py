@@ -74,7 +74,14 @@ def test_controls_on_the_page_change_the_kernels_settings(page, open_notebook):
     # the network's buttons: one more hidden layer
     playground.locator("[data-action=add-layer]").click()
     page.wait_for_function(
-        "() => document.querySelectorAll('.cg-pg-node').length === 2 + 8 + 8 + 8 + 1"
+        "() => document.querySelectorAll('.cg-pg-node').length === 7 + 8 + 8 + 8 + 1"
+    )
+
+    # an input feature: clicking x1² feeds it to the network
+    playground.locator('.cg-pg-node[data-node="x1^2"]').click()
+    page.wait_for_function(
+        "() => !document.querySelector('.cg-pg-node[data-node=\"x1^2\"]')"
+        ".classList.contains('cg-pg-unused')"
     )
 
     # clicking a neuron draws its graph for one example

@@ -17,6 +17,7 @@ from chaingrad.viz.widgets.playground import (  # noqa: E402
     ACTIVATIONS,
     BOUNDARY_RESOLUTION,
     DATASETS,
+    FEATURES,
     NEURON_RESOLUTION,
     make_dataset,
 )
@@ -123,6 +124,36 @@ def test_hidden_control_changes_the_network() -> None:
     pg.set(hidden=[])  # no hidden layer: logistic regression, as TensorFlow Playground allows
     assert [len(layer.neurons) for layer in pg.model.layers] == [1]
     pg.step(5)
+
+
+def test_features_control_chooses_the_inputs() -> None:
+    """TensorFlow Playground's lesson: circles need no hidden layer given x1² and x2²."""
+    pg = Playground(dataset="circles", hidden=[], noise=0.05)
+    pg.step(300)
+    assert pg.accuracy < 0.8  # a line cannot separate two rings
+    pg.set(features=["x2^2", "x1^2"])
+    assert pg.settings.features == ("x1^2", "x2^2")  # in the diagram's order
+    assert len(pg.model.layers[0].neurons[0].w) == 2
+    pg.step(300)
+    assert pg.accuracy >= 0.97
+    x = pg.data[0][0]
+    n = pg.model.layers[0].neurons[0]
+    z = n.w[0].data * x[0] ** 2 + n.w[1].data * x[1] ** 2 + n.b.data
+    assert pg.predict_proba(pg.data[0][:1])[0] == pytest.approx(1 / (1 + math.exp(-z)))
+    assert pg.network["features"] == ["x1^2", "x2^2"]
+    assert pg.network["columns"][0] == list(FEATURES)
+    dot = pg.neuron_graph(0, 0).source
+    assert "x1^2" in dot and "x2^2" in dot and "x1</b>" in dot  # the features come from x1, x2
+
+
+@pytest.mark.parametrize("feature", list(FEATURES))
+def test_every_feature_trains_and_draws(feature: str) -> None:
+    pg = Playground(features=["x1", feature] if feature != "x1" else ["x1"], hidden=[3])
+    pg.step(3)
+    X = pg.data[0][:5]
+    expected = [1 / (1 + math.exp(-pg.model(row).data)) for row in pg._inputs(X).tolist()]
+    assert pg.predict_proba(X).tolist() == pytest.approx(expected, abs=1e-12)
+    pg.neuron_graph(1, 0)
 
 
 def test_activation_control() -> None:
@@ -318,6 +349,9 @@ def test_neuron_graph_grads_are_derivatives_of_that_neuron() -> None:
         ({"dropout": 1.0}, ValueError, "dropout must be >= 0 and <= 0.9"),
         ({"batch_size": 2.5}, TypeError, "batch_size must be an int"),
         ({"show_test": 1}, TypeError, "show_test must be True or False"),
+        ({"features": []}, ValueError, "features must name at least one input"),
+        ({"features": ["x3"]}, ValueError, "unknown feature 'x3'"),
+        ({"features": "x1"}, TypeError, "features must be a list"),
         ({"sped": 3}, TypeError, "unknown setting 'sped'"),
         ({"speed": -1}, ValueError, "speed must be in 0..1000000"),
         ({"lr": 0.3, "dataset": "nope"}, ValueError, "unknown dataset 'nope'"),
@@ -372,7 +406,7 @@ def test_the_page_s_requests_do_what_the_python_api_does() -> None:
 def test_the_pictures_have_one_map_per_node() -> None:
     pg = Playground(hidden=[4, 3])
     maps = pg.maps
-    n_nodes = 2 + 4 + 3 + 1
+    n_nodes = len(FEATURES) + 4 + 3 + 1
     assert len(maps) == BOUNDARY_RESOLUTION**2 + n_nodes * NEURON_RESOLUTION**2
     boundary = np.frombuffer(maps[: BOUNDARY_RESOLUTION**2], dtype=np.uint8) / 127.5 - 1
     grid = pg._grid(BOUNDARY_RESOLUTION)
@@ -411,7 +445,7 @@ def test_static_picture_for_exports() -> None:
     assert html.startswith('<div class="chaingrad-playground-static"><svg')
     assert "<script" not in html
     assert "step 40" in html
-    assert html.count("<image") == 1 + (2 + 3 + 2 + 1)  # the boundary and every node's map
+    assert html.count("<image") == 1 + (7 + 3 + 2 + 1)  # the boundary and every node's map
     assert html.count("<path") == 2 * 3 + 3 * 2 + 2 * 1  # one per weight
     assert html.count("<circle") >= 190  # training and held-out points (and the legend)
     assert f'training loss <tspan font-weight="600">{pg.loss_history[-1]:.3f}' in html

@@ -13,7 +13,11 @@ const OPTIMIZER_NAMES = { sgd: "SGD", momentum: "SGD + momentum 0.9", adam: "Ada
 const DATASET_NAMES = {
   moons: "Moons", circles: "Circles", spirals: "Spirals", blobs: "Blobs", xor: "XOR",
 };
+const FEATURE_NAMES = {
+  x1: "x₁", x2: "x₂", "x1^2": "x₁²", "x2^2": "x₂²", "x1*x2": "x₁x₂", "sin(x1)": "sin(x₁)", "sin(x2)": "sin(x₂)",
+};
 const NODE = 36; // px, a neuron's map
+const LABEL_ROOM = 52; // px left of the inputs for their names
 const ROW = 46; // px between neurons of a column
 const DIAGRAM_TOP = 34; // room for the layer buttons above the columns
 
@@ -216,24 +220,32 @@ function render({ model, el }) {
     diagram.style.height = `${height}px`;
     edges.setAttribute("width", width);
     edges.setAttribute("height", height);
-    const gap = (width - NODE) / Math.max(1, columns.length - 1);
+    const gap = (width - LABEL_ROOM - NODE) / Math.max(1, columns.length - 1);
+    const active = net.features || [];
     columns.forEach((col, k) => {
-      const x = k * gap;
+      const x = LABEL_ROOM + k * gap;
       col.forEach((name, i) => {
         const y = DIAGRAM_TOP + i * ROW;
         const canvas = h("canvas", { width: 1, height: 1 });
         const isInput = k === 0;
         const isOutput = k === columns.length - 1;
-        const title = isInput ? name : isOutput ? "output" : name;
+        const used = !isInput || active.includes(name);
         const node = h("div", {
-          class: `cg-pg-node${isInput ? " cg-pg-input" : ""}${isOutput ? " cg-pg-output" : ""}`,
+          class: `cg-pg-node${isInput ? " cg-pg-input" : ""}${isOutput ? " cg-pg-output" : ""}${used ? "" : " cg-pg-unused"}`,
           "data-node": isInput ? name : `${k - 1}.${i}`,
-          title: isInput ? `input ${name}` : `${title}: click to draw its graph for one example`,
+          title: isInput
+            ? `${FEATURE_NAMES[name] || name}: click to ${used ? "stop using it as an input" : "use it as an input"}`
+            : `${name}${isOutput ? " (output)" : ""}: click to draw its graph for one example`,
         }, canvas);
         node.style.left = `${x}px`;
         node.style.top = `${y}px`;
-        if (isInput) node.append(h("span", { class: "cg-pg-inname" }, name === "x1" ? "x₁" : "x₂"));
-        else {
+        if (isInput) {
+          node.append(h("span", { class: "cg-pg-inname" }, FEATURE_NAMES[name] || name));
+          node.addEventListener("click", () => {
+            const next = used ? active.filter((f) => f !== name) : [...active, name];
+            send({ action: "set", name: "features", value: next });
+          });
+        } else {
           const bias = h("i", { class: "cg-pg-bias" });
           node.append(bias);
           node.addEventListener("click", () => send({ action: "select", layer: k - 1, index: i }));
@@ -260,7 +272,10 @@ function render({ model, el }) {
     edges.replaceChildren();
     edgePaths = [];
     for (let k = 1; k < columns.length; k++) {
-      const from = nodes.filter((n) => n.column === k - 1);
+      // the first layer's weight j comes from the j-th feature in use
+      const from = k === 1
+        ? active.map((f) => nodes.find((n) => n.column === 0 && n.name === f))
+        : nodes.filter((n) => n.column === k - 1);
       const to = nodes.filter((n) => n.column === k);
       const layer = to.map((b) =>
         from.map((a, j) => {
@@ -278,7 +293,10 @@ function render({ model, el }) {
   }
 
   function nodeText(k, i, name) {
-    if (k === 0) return `input ${name}: the point's ${name === "x1" ? "horizontal" : "vertical"} coordinate`;
+    if (k === 0) {
+      const used = (model.get("network").features || []).includes(name);
+      return `input ${FEATURE_NAMES[name] || name} of the point (x₁, x₂)${used ? "" : ", not used: click to add it"}`;
+    }
     const layer = model.get("weights")[k - 1];
     const b = layer ? layer.b[i] : NaN;
     const last = k === model.get("network").columns.length - 1;
@@ -287,7 +305,7 @@ function render({ model, el }) {
 
   function edgeText(layer, i, j, fromName, toName) {
     const w = model.get("weights")[layer].w[i][j];
-    return `weight ${toName}.w.${j} = ${fmt(w)} (from ${fromName})`;
+    return `weight ${toName}.w.${j} = ${fmt(w)} (from ${FEATURE_NAMES[fromName] || fromName})`;
   }
 
   function showTip(anchor, text) {
@@ -435,7 +453,7 @@ function render({ model, el }) {
     ctx.fillStyle = "#444";
     ctx.font = "11px sans-serif";
     ctx.fillText(`loss ${fmt(top, 2)}`, 4, 11);
-    ctx.fillText(`step ${last.toLocaleString("en")}`, W - 70, 11);
+    ctx.fillText(`step ${cv.step[cv.step.length - 1].toLocaleString("en")}`, W - 70, 11);
   }
 
   function drawError() {

@@ -68,12 +68,26 @@ _NUMPY_ACTIVATIONS: dict[str, Callable[[Any], Any]] = {
 }
 
 
+# The inputs the network can be given, as TensorFlow Playground's feature column: each is
+# computed from the point (x1, x2), on arrays for the views and on Values for the graph.
+FEATURES: dict[str, tuple[Callable[[Any, Any], Any], Callable[[Value, Value], Value]]] = {
+    "x1": (lambda a, b: a, lambda a, b: a),
+    "x2": (lambda a, b: b, lambda a, b: b),
+    "x1^2": (lambda a, b: a * a, lambda a, b: a**2),
+    "x2^2": (lambda a, b: b * b, lambda a, b: b**2),
+    "x1*x2": (lambda a, b: a * b, lambda a, b: a * b),
+    "sin(x1)": (lambda a, b: np.sin(a), lambda a, b: a.sin()),
+    "sin(x2)": (lambda a, b: np.sin(b), lambda a, b: b.sin()),
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     """Everything the controls set; ``Playground.settings`` is the current one."""
 
     dataset: str = "moons"
     noise: float = 0.1
+    features: tuple[str, ...] = ("x1", "x2")
     hidden: tuple[int, ...] = (8, 8)
     activation: str = "tanh"
     lr: float = 0.1
@@ -91,7 +105,7 @@ class Settings:
 
 
 _DATA_FIELDS = frozenset({"dataset", "noise", "n_samples", "validation", "seed"})
-_NETWORK_FIELDS = frozenset({"hidden", "activation", "dropout"})
+_NETWORK_FIELDS = frozenset({"features", "hidden", "activation", "dropout"})
 _STEP_FIELDS = frozenset({"optimizer", "l1", "l2", "batch_size"})
 
 
@@ -137,6 +151,19 @@ def _hidden(value: Any) -> tuple[int, ...]:
     return tuple(_integer(f"hidden[{i}]", width, 1, MAX_WIDTH) for i, width in enumerate(value))
 
 
+def _features(value: Any) -> tuple[str, ...]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise TypeError(f"Playground: features must be a list such as ['x1', 'x2'], got {value!r}")
+    for name in value:
+        if name not in FEATURES:
+            raise ValueError(
+                f"Playground: unknown feature {name!r}; choose from {', '.join(FEATURES)}"
+            )
+    if not value:
+        raise ValueError("Playground: features must name at least one input")
+    return tuple(name for name in FEATURES if name in value)  # in the diagram's order
+
+
 def _flag(name: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise TypeError(f"Playground: {name} must be True or False, got {value!r}")
@@ -154,6 +181,7 @@ def _checked(settings: Settings, changes: dict[str, Any]) -> Settings:
     checks: dict[str, Callable[[Any], Any]] = {
         "dataset": lambda v: _choice("dataset", v, DATASETS),
         "noise": lambda v: _number("noise", v, 0.0, 1.0),
+        "features": _features,
         "hidden": _hidden,
         "activation": lambda v: _choice("activation", v, ACTIVATIONS),
         "lr": lambda v: _number("lr", v, 0.0, 10.0, open_low=True),
@@ -245,6 +273,7 @@ class Playground(Widget):
             "dataset": list(DATASETS),
             "activation": list(ACTIVATIONS),
             "optimizer": list(OPTIMIZERS),
+            "features": list(FEATURES),
             "max_layers": MAX_LAYERS,
             "max_width": MAX_WIDTH,
             "boundary_resolution": BOUNDARY_RESOLUTION,
@@ -396,8 +425,14 @@ class Playground(Widget):
             saved = [p.grad for p in params]
             x1 = Value(float(self._X_train[example][0]), label="x1")
             x2 = Value(float(self._X_train[example][1]), label="x2")
+            inputs = []
+            for name in self._settings.features:
+                feature = FEATURES[name][1](x1, x2)
+                if feature is not x1 and feature is not x2:
+                    feature.label = name
+                inputs.append(feature)
             with record_scopes() as scopes:  # one cluster per neuron in the drawing
-                out: Any = [x1, x2]
+                out: Any = inputs
                 for k in range(layer):
                     out = self._layers[k](out)
                     out = out if isinstance(out, list) else [out]
@@ -434,7 +469,7 @@ class Playground(Widget):
         sizes = [*s.hidden, 1]
         if s.dropout:
             parts: list[Module] = []
-            nin = 2
+            nin = len(s.features)
             for k, nout in enumerate(sizes):
                 last = k == len(sizes) - 1
                 activation = "linear" if last else s.activation
@@ -445,9 +480,10 @@ class Playground(Widget):
             self._model: Module = Sequential(*parts)
             self._layers = [p for p in parts if isinstance(p, Layer)]
         else:
-            model = MLP(2, sizes, activation=s.activation, seed=s.seed)
+            model = MLP(len(s.features), sizes, activation=s.activation, seed=s.seed)
             self._model = model
             self._layers = list(model.layers)
+        self._inputs_train = self._inputs(self._X_train)  # the features of each point
         self._weight_params = [w for layer in self._layers for n in layer.neurons for w in n.w]
         self._optimizer = self._make_optimizer()
         self._compiled = None
@@ -524,7 +560,7 @@ class Playground(Widget):
             self._compiled = self._make_step()
         for _ in range(n):
             idx = self._next_batch()
-            self._compiled(self._X_train[idx], self._y_train[idx].tolist())
+            self._compiled(self._inputs_train[idx], self._y_train[idx].tolist())
             self._steps += 1
             self._record()
 
@@ -569,11 +605,16 @@ class Playground(Widget):
             for layer in self._layers
         ]
 
+    def _inputs(self, points: Any) -> Any:
+        """The network's inputs (the chosen features) for ``points`` (N x 2)."""
+        a, b = points[:, 0], points[:, 1]
+        return np.column_stack([FEATURES[name][0](a, b) for name in self._settings.features])
+
     def _activations(self, points: Any, matrices: list[tuple[Any, Any]] | None = None) -> list:
         """Every layer's output for ``points`` (N x 2): what the model computes, on arrays."""
         activation = _NUMPY_ACTIVATIONS[self._settings.activation]
         outputs = []
-        a = points
+        a = self._inputs(points)
         layers = matrices if matrices is not None else self._matrices()
         for k, (W, b) in enumerate(layers):
             z = a @ W.T + b
@@ -603,13 +644,17 @@ class Playground(Widget):
 
     def _pictures(self) -> bytes:
         """The boundary and every node's map as bytes 0..255 for values -1..1, row by row:
-        the output's 2p - 1 on the big grid, then on the small grid x1, x2, each hidden
-        neuron's activation and the output again (layer by layer)."""
+        the output's 2p - 1 on the big grid, then on the small grid every feature of
+        FEATURES (scaled to -1..1), each hidden neuron's activation and the output again
+        (layer by layer)."""
         matrices = self._matrices()
         big = self._grid(BOUNDARY_RESOLUTION)
         small = self._grid(NEURON_RESOLUTION)
         boundary = np.tanh(0.5 * self._activations(big, matrices)[-1][:, 0])
-        parts = [boundary, small[:, 0] / self._domain, small[:, 1] / self._domain]
+        parts = [boundary]
+        for numpy_feature, _ in FEATURES.values():  # every feature, chosen or not
+            values = numpy_feature(small[:, 0], small[:, 1])
+            parts.append(values / max(float(np.abs(values).max()), 1e-12))
         for k, outputs in enumerate(self._activations(small, matrices)):
             if k == len(matrices) - 1:
                 outputs = np.tanh(0.5 * outputs)
@@ -655,13 +700,18 @@ class Playground(Widget):
         return f"layer {layer} neuron {index}"  # pragma: no cover - every neuron is named
 
     def _network_layout(self) -> dict[str, Any]:
-        """Node names per column (inputs, hidden layers, output): the page places them."""
-        columns = [["x1", "x2"]]
+        """Node names per column (every feature, hidden layers, output) and the features in
+        use (the inputs of the first layer, in order): the page places them."""
+        columns = [list(FEATURES)]
         columns += [
             [self._neuron_name(k, i) for i in range(len(layer.neurons))]
             for k, layer in enumerate(self._layers)
         ]
-        return {"columns": columns, "activation": self._settings.activation}
+        return {
+            "columns": columns,
+            "features": list(self._settings.features),
+            "activation": self._settings.activation,
+        }
 
     def _check_neuron(self, layer: Any, index: Any, example: Any) -> tuple[int, int, int]:
         layer = _integer("layer", layer, 0, len(self._layers) - 1)
@@ -710,6 +760,7 @@ class Playground(Widget):
 def _settings_dict(s: Settings) -> dict[str, Any]:
     out = dataclasses.asdict(s)
     out["hidden"] = list(s.hidden)
+    out["features"] = list(s.features)
     return out
 
 
@@ -764,6 +815,10 @@ def _png(rgb: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
+_PRETTY = {"x1": "x₁", "x2": "x₂", "x1^2": "x₁²", "x2^2": "x₂²", "x1*x2": "x₁x₂"}
+_PRETTY.update({"sin(x1)": "sin(x₁)", "sin(x2)": "sin(x₂)"})
+
+
 def _rgb(c: tuple[int, int, int]) -> str:
     return f"rgb({c[0]},{c[1]},{c[2]})"
 
@@ -791,7 +846,7 @@ def static_picture(
     columns = network["columns"]
     width, top = 880, 64
     node, row = 34, 44
-    net_left, net_width = 20, 500
+    net_left, net_width = 64, 460
     tallest = max(len(col) for col in columns)
     size = 300  # the decision boundary's side
     height = max(top + 28 + tallest * row, top + size + 120) + 10
@@ -817,9 +872,11 @@ def static_picture(
         [(net_left + k * gap, top + 20 + i * row) for i in range(len(col))]
         for k, col in enumerate(columns)
     ]
+    active = network["features"]
+    sources = [[where[0][columns[0].index(name)] for name in active], *where[1:]]
     for k, layer in enumerate(weights):
         for i, (x2, y2) in enumerate(where[k + 1]):
-            for j, (x1, y1) in enumerate(where[k]):
+            for j, (x1, y1) in enumerate(sources[k]):
                 w = layer["w"][i][j]
                 a, b = x1 + node, y1 + node / 2
                 c, d = x2, y2 + node / 2
@@ -831,12 +888,13 @@ def static_picture(
                 )
     offset = big * big
     for k, col in enumerate(columns):
-        for i, _name in enumerate(col):
+        for i, name in enumerate(col):
             x, y = where[k][i]
             cells = values[offset : offset + small * small].reshape(small, small)
             offset += small * small
+            faded = ' opacity="0.3"' if k == 0 and name not in active else ""
             add(
-                f'<image x="{x:.1f}" y="{y:.1f}" width="{node}" height="{node}" '
+                f'<image x="{x:.1f}" y="{y:.1f}" width="{node}" height="{node}"{faded} '
                 f'href="{_png(_colours(cells, 0.1))}"/>'
             )
             add(
@@ -846,9 +904,10 @@ def static_picture(
         if k == 0:
             for i, name in enumerate(col):
                 x, y = where[0][i]
+                faded = ' opacity="0.4"' if name not in active else ""
                 add(
-                    f'<text x="{x - 4:.1f}" y="{y + 21:.1f}" font-size="13" '
-                    f'text-anchor="end">{html.escape(name)}</text>'
+                    f'<text x="{x - 4:.1f}" y="{y + 21:.1f}" font-size="13"{faded} '
+                    f'text-anchor="end">{html.escape(_PRETTY.get(name, name))}</text>'
                 )
         else:
             label = "output" if k == len(columns) - 1 else f"{len(col)} neurons"
