@@ -47,12 +47,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # The notebook widgets import anywidget: only when one is asked for. (import_module,
-    # not "from . import widgets", which would look the name up here again, forever.)
+    # The notebook widgets import anywidget: only when one is asked for.
     import importlib
 
     widgets = importlib.import_module(f"{__name__}.widgets")
-
     if name in widgets.WIDGETS:
         return getattr(widgets, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

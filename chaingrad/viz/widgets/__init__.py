@@ -11,6 +11,10 @@ live kernel is (exported HTML, the documentation site).
 They need the ``widgets`` extra (``pip install 'chaingrad[widgets]'``).
 Importing this package loads nothing beyond the standard library: a widget's
 module, and anywidget with it, is imported when the widget is first used.
+
+>>> import chaingrad.viz.widgets as widgets
+>>> sorted(widgets.WIDGETS)             # what chaingrad.viz imports from here on demand
+['Explorer', 'Playground']
 """
 
 from __future__ import annotations

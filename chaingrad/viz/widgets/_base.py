@@ -58,6 +58,13 @@ def real_number(value: Any, what: str) -> float:
     """``value`` as a finite float, or one ``TypeError``/``ValueError`` naming ``what``.
 
     Booleans are refused (``True`` is an int to Python, rarely a weight to a learner).
+
+    >>> real_number(2, "w1")
+    2.0
+    >>> real_number("2", "w1")
+    Traceback (most recent call last):
+    ...
+    TypeError: w1 must be a real number, got str '2'
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{what} must be a real number, got {type(value).__name__} {value!r}")
@@ -67,7 +74,7 @@ def real_number(value: Any, what: str) -> float:
     return x
 
 
-class Widget(anywidget.AnyWidget):  # type: ignore[misc]
+class Widget(anywidget.AnyWidget):
     """Base of chaingrad's widgets: message dispatch, errors and the static picture."""
 
     # The last refused request, shown by the page ("" when the last one worked).
