@@ -13,7 +13,8 @@
 'd tanh(n2)/dn2 = 1 − tanh(n2)² = 1 − (−0.999988)² = 2.458e−05'
 
 Importing chaingrad.viz loads the standard library only; graphviz and Pillow
-are imported when something is drawn, anywidget when a widget (``Explorer``) is used.
+are imported when something is drawn, anywidget when a widget (``Explorer``,
+``Playground``) is used.
 """
 
 from typing import Any
@@ -33,6 +34,7 @@ __all__ = [
     "GifImage",
     "GraphDrawing",
     "GraphvizNotFoundError",
+    "Playground",
     "StepThrough",
     "backprop_steps",
     "dot_available",
