@@ -269,6 +269,16 @@ def test_speed_caps_steps_per_second_while_playing() -> None:
     assert 10 <= pg.steps - 1 <= 60
 
 
+def test_close_stops_training() -> None:
+    pg = Playground()
+    pg.play()
+    pg.close()
+    assert not pg.running
+    stopped = pg.steps
+    time.sleep(0.2)
+    assert pg.steps == stopped
+
+
 def test_set_while_playing_is_applied_between_steps() -> None:
     pg = Playground()
     pg.play()

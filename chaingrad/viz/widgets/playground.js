@@ -16,10 +16,9 @@ const DATASET_NAMES = {
 const FEATURE_NAMES = {
   x1: "x₁", x2: "x₂", "x1^2": "x₁²", "x2^2": "x₂²", "x1*x2": "x₁x₂", "sin(x1)": "sin(x₁)", "sin(x2)": "sin(x₂)",
 };
-const NODE = 36; // px, a neuron's map
+const BIGGEST_NODE = 36; // px, a neuron's map when there is room
 const LABEL_ROOM = 52; // px left of the inputs for their names
-const ROW = 46; // px between neurons of a column
-const DIAGRAM_TOP = 34; // room for the layer buttons above the columns
+const DIAGRAM_TOP = 50; // room for the layer buttons above the columns
 
 function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
@@ -215,6 +214,10 @@ function render({ model, el }) {
     const width = Math.max(300, Math.min(560, Math.floor(netColumn.clientWidth) || 420));
     laidOutWidth = netColumn.clientWidth;
     const tallest = Math.max(...columns.map((col) => col.length));
+    // Nodes shrink (down to 22 px) when many layers share the width, so edges stay visible.
+    const room = (width - LABEL_ROOM - BIGGEST_NODE) / Math.max(1, columns.length - 1);
+    const NODE = Math.max(22, Math.min(BIGGEST_NODE, Math.floor(room * 0.55)));
+    const ROW = NODE + 10;
     const height = DIAGRAM_TOP + tallest * ROW + 8;
     diagram.style.width = `${width}px`;
     diagram.style.height = `${height}px`;
@@ -239,8 +242,12 @@ function render({ model, el }) {
         }, canvas);
         node.style.left = `${x}px`;
         node.style.top = `${y}px`;
+        node.style.width = node.style.height = `${NODE}px`;
         if (isInput) {
-          node.append(h("span", { class: "cg-pg-inname" }, FEATURE_NAMES[name] || name));
+          const label = h("span", { class: "cg-pg-inname" }, FEATURE_NAMES[name] || name);
+          label.style.right = `${NODE + 5}px`;
+          label.style.top = `${NODE / 2 - 9}px`;
+          node.append(label);
           node.addEventListener("click", () => {
             const next = used ? active.filter((f) => f !== name) : [...active, name];
             send({ action: "set", name: "features", value: next });
@@ -264,7 +271,8 @@ function render({ model, el }) {
         const fewer = h("button", { title: "remove a neuron", "data-action": `remove-neuron-${layer}` }, "−");
         fewer.disabled = hidden[layer] <= 1;
         fewer.addEventListener("click", () => send({ action: "set", name: "hidden", value: hidden.map((w, j) => (j === layer ? w - 1 : w)) }));
-        const bar = h("div", { class: "cg-pg-widthbar" }, more, fewer, h("span", {}, `${hidden[layer]}`));
+        const bar = h("div", { class: "cg-pg-widthbar" },
+          h("div", {}, more, fewer), h("span", {}, gap < 70 ? `${hidden[layer]}` : `${hidden[layer]} neuron${hidden[layer] === 1 ? "" : "s"}`));
         bar.style.left = `${x + NODE / 2}px`;
         diagram.append(bar);
       }
@@ -401,7 +409,7 @@ function render({ model, el }) {
       h("div", {}, h("i", { class: "cg-pg-dot cg-pg-c0" }), " class 0   ", h("i", { class: "cg-pg-dot cg-pg-c1" }), " class 1",
         c.show_test ? "   (ringed dark: held out)" : ""),
       h("div", { class: "cg-pg-scalerow" }, h("span", {}, "p(class 1): 0"), scale, h("span", {}, "1")),
-      h("div", { class: "cg-pg-weightkey" }, "weights: ", h("i", { class: "cg-pg-w cg-pg-c1" }), " positive ", h("i", { class: "cg-pg-w cg-pg-c0" }), " negative, thicker = larger"),
+      h("div", { class: "cg-pg-weightkey" }, "weights ", h("i", { class: "cg-pg-w cg-pg-c1" }), " > 0 ", h("i", { class: "cg-pg-w cg-pg-c0" }), " < 0, thicker = larger"),
     );
   }
 

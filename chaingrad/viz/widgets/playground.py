@@ -354,6 +354,11 @@ class Playground(Widget):
         self.running = False
         self._publish()
 
+    def close(self) -> None:
+        """Stop training and close the widget (its views disappear from the page)."""
+        self.pause()
+        super().close()
+
     def reset(self) -> None:
         """New initial weights from the seed and an empty history (the reset button)."""
         with self._lock:
