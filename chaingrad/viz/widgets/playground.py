@@ -356,7 +356,8 @@ class Playground(Widget):
 
     def close(self) -> None:
         """Stop training and close the widget (its views disappear from the page)."""
-        self.pause()
+        if hasattr(self, "_stop"):  # not when __init__ refused its arguments
+            self.pause()
         super().close()
 
     def reset(self) -> None:
