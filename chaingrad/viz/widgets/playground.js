@@ -126,7 +126,9 @@ function render({ model, el }) {
 
   const mapCanvas = document.createElement("canvas"); // the boundary at grid resolution
   let nodes = []; // [{column, index, canvas, el, x, y}]
-  let laidOutWidth = 0; // the network column's width when the diagram was laid out
+  let laidOutWidth = 0;
+  let hovered = null; // the canvas of the node under the mouse, shown big while hovered
+  let hoveredName = ""; // the network column's width when the diagram was laid out
   let edgePaths = []; // per layer, per neuron, per input
 
   function bytes() {
@@ -257,8 +259,18 @@ function render({ model, el }) {
           node.append(bias);
           node.addEventListener("click", () => send({ action: "select", layer: k - 1, index: i }));
         }
-        node.addEventListener("mouseenter", () => showTip(node, nodeText(k, i, name)));
-        node.addEventListener("mouseleave", () => (tip.style.display = "none"));
+        // Hovering a node shows its map in the big picture, as TensorFlow Playground does.
+        node.addEventListener("mouseenter", () => {
+          showTip(node, nodeText(k, i, name));
+          hovered = canvas;
+          hoveredName = k === 0 ? FEATURE_NAMES[name] || name : name;
+          drawBoundary();
+        });
+        node.addEventListener("mouseleave", () => {
+          tip.style.display = "none";
+          hovered = null;
+          drawBoundary();
+        });
         diagram.append(node);
         nodes.push({ column: k, index: i, canvas, el: node, x, y, name });
       });
@@ -372,7 +384,7 @@ function render({ model, el }) {
     const d = points.domain || 1;
     ctx.imageSmoothingEnabled = true;
     ctx.clearRect(0, 0, size, size);
-    ctx.drawImage(mapCanvas, 0, 0, size, size);
+    ctx.drawImage(hovered && hovered.isConnected ? hovered : mapCanvas, 0, 0, size, size);
     const px = (x) => ((x + d) / (2 * d)) * size;
     const py = (y) => ((d - y) / (2 * d)) * size;
     const dots = (flat, edge) => {
@@ -394,6 +406,15 @@ function render({ model, el }) {
     ctx.fillText(`${-d}`, 3, size - 4);
     ctx.fillText(`${d}`, size - 22, size - 4);
     ctx.fillText(`${d}`, 3, 12);
+    if (hovered && hovered.isConnected) {
+      const text = `showing ${hoveredName}`;
+      ctx.font = "12px sans-serif";
+      const w = ctx.measureText(text).width + 10;
+      ctx.fillStyle = "rgba(255,255,255,0.85)";
+      ctx.fillRect(size - w - 4, 4, w, 18);
+      ctx.fillStyle = "#222";
+      ctx.fillText(text, size - w + 1, 17);
+    }
   }
 
   function drawLegend() {
