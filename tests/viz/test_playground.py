@@ -269,6 +269,19 @@ def test_speed_caps_steps_per_second_while_playing() -> None:
     assert 10 <= pg.steps - 1 <= 60
 
 
+def test_a_long_step_updates_the_page_as_it_goes() -> None:
+    pg = Playground()
+    pg.step(1)
+    seen: list[int] = []
+    pg.observe(lambda change: seen.append(change["new"]["step"]), names="stats")
+    started = time.perf_counter()
+    pg.step(3000)
+    took = time.perf_counter() - started
+    assert seen[-1] == 3001
+    assert seen == sorted(seen)
+    assert len(seen) >= min(3, int(took / 0.15))  # about every 0.15 s, and at the end
+
+
 def test_close_stops_training() -> None:
     pg = Playground()
     pg.play()

@@ -27,6 +27,7 @@ the kernel to draw that neuron's computation graph for one example with
 
 from __future__ import annotations
 
+import array
 import dataclasses
 import math
 import numbers
@@ -327,10 +328,21 @@ class Playground(Widget):
         return self._X_train, self._y_train, self._X_val, self._y_val
 
     def step(self, n: int = 1) -> float:
-        """Train ``n`` minibatch steps (what the step button does, ``n`` times); the new loss."""
+        """Train ``n`` minibatch steps (what the step button does, ``n`` times); the new loss.
+
+        A long run (``pg.step(5000)``) updates the page as it goes, several times a second.
+        """
         n = _integer("step count", n, 1, 10_000_000)
-        with self._lock:
-            self._train(n)
+        last = time.perf_counter()
+        done = 0
+        while done < n:
+            chunk = min(n - done, 50)
+            with self._lock:
+                self._train(chunk)
+            done += chunk
+            if done < n and time.perf_counter() - last >= REFRESH_SECONDS:
+                self._publish()
+                last = time.perf_counter()
         self._publish()
         return self._loss[-1]
 
@@ -497,10 +509,11 @@ class Playground(Widget):
         self._order = self._order_rng.permutation(len(self._X_train))
         self._cursor = 0
         self._steps = 0
-        self._loss: list[float] = []
-        self._val_loss: list[float] = []
-        self._accuracy: list[float] = []
-        self._val_accuracy: list[float] = []
+        # 8 bytes a number: a long play keeps one of each per step
+        self._loss = array.array("d")
+        self._val_loss = array.array("d")
+        self._accuracy = array.array("d")
+        self._val_accuracy = array.array("d")
         self._rate = 0.0
         self._record()
 
@@ -774,7 +787,7 @@ def _flat_points(X: Any, y: Any) -> list[float]:
     return [round(float(v), 4) for row, label in zip(X, y) for v in (row[0], row[1], label)]
 
 
-def _thin_curves(train: list[float], val: list[float]) -> dict[str, Any]:
+def _thin_curves(train: Sequence[float], val: Sequence[float]) -> dict[str, Any]:
     """At most about CURVE_POINTS points per curve, always keeping the first and last."""
     n = len(train)
     stride = max(1, math.ceil(n / CURVE_POINTS))
