@@ -71,6 +71,19 @@ def test_controls_on_the_page_change_the_kernels_settings(page, open_notebook):
         "() => document.querySelector('select[data-control=lr]').value === '0.03'"
     )
 
+    # a refused change: the page says why and the control shows the kernel's value again
+    playground.locator('input[data-control="batch_size"]').fill("100")
+    page.wait_for_function(
+        "() => document.querySelector('input[data-control=batch_size]').value === '100'"
+    )
+    playground.locator('input[data-control="validation"]').fill("0.9")
+    error = playground.locator(".cg-pg-error")
+    page.wait_for_function("() => document.querySelector('.cg-pg-error').textContent !== ''")
+    assert "batch_size 100 is more than the 20 training points" in error.inner_text()
+    assert playground.locator('input[data-control="validation"]').input_value() == "0.5"
+    playground.locator('input[data-control="batch_size"]').fill("10")
+    page.wait_for_function("() => document.querySelector('.cg-pg-error').textContent === ''")
+
     # the network's buttons: one more hidden layer
     playground.locator("[data-action=add-layer]").click()
     page.wait_for_function(
