@@ -72,10 +72,12 @@ def test_controls_on_the_page_change_the_kernels_settings(page, open_notebook):
     )
 
     # a refused change: the page says why and the control shows the kernel's value again
+    revision = playground.get_attribute("data-revision")
     playground.locator('input[data-control="batch_size"]').fill("100")
-    page.wait_for_function(
-        "() => document.querySelector('input[data-control=batch_size]').value === '100'"
+    page.wait_for_function(  # the kernel has handled it
+        "r => document.querySelector('.cg-pg').dataset.revision !== r", arg=revision
     )
+    assert playground.locator('input[data-control="batch_size"]').input_value() == "100"
     playground.locator('input[data-control="validation"]').fill("0.9")
     error = playground.locator(".cg-pg-error")
     page.wait_for_function("() => document.querySelector('.cg-pg-error').textContent !== ''")

@@ -539,10 +539,15 @@ function render({ model, el }) {
     "change:running": drawStats,
     "change:error": drawError,
     "change:selected": drawSelected,
-    "change:revision": drawControls, // a refused change: the controls show the kernel's values again
+    // every request handled (done or refused): the controls show the kernel's values again
+    "change:revision": () => {
+      root.dataset.revision = model.get("revision");
+      drawControls();
+    },
   };
   for (const [event, fn] of Object.entries(handlers)) model.on(event, fn);
   drawAll();
+  root.dataset.revision = model.get("revision");
   // The diagram fills the network column: laid out again only when the column's width
   // changes (a notebook resized, a side panel opened), never while training.
   const resize = new ResizeObserver(() => {
