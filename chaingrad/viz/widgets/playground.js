@@ -153,7 +153,10 @@ function render({ model, el }) {
     );
     datasets.replaceChildren(
       ...choices.dataset.map((name) => {
-        const b = h("button", { class: "cg-pg-dataset", "data-dataset": name, title: `dataset: ${name}` }, DATASET_NAMES[name] || name);
+        const picture = h("canvas", { width: 28, height: 28 });
+        drawThumbnail(picture, (choices.thumbnails || {})[name] || []);
+        const b = h("button", { class: "cg-pg-dataset", "data-dataset": name, title: `dataset: ${name}` },
+          picture, h("span", {}, DATASET_NAMES[name] || name));
         if (name === c.dataset) b.classList.add("cg-pg-on");
         b.addEventListener("click", () => send({ action: "set", name: "dataset", value: name }));
         return b;
@@ -171,6 +174,18 @@ function render({ model, el }) {
       checkbox("Discretize output", "discretize", c.discretize),
     );
     drawLayerBar(c);
+  }
+
+  function drawThumbnail(canvas, flat) {
+    const ctx = canvas.getContext("2d");
+    const size = canvas.width;
+    ctx.fillStyle = "#fff";
+    ctx.fillRect(0, 0, size, size);
+    for (let i = 0; i < flat.length; i += 3) {
+      const [r, g, b] = flat[i + 2] ? BLUE : ORANGE;
+      ctx.fillStyle = `rgb(${r},${g},${b})`;
+      ctx.fillRect(((flat[i] + 1) / 2) * (size - 3), ((1 - flat[i + 1]) / 2) * (size - 3), 2.2, 2.2);
+    }
   }
 
   function slider(label, name, min, max, stepSize, value, show) {

@@ -275,6 +275,7 @@ class Playground(Widget):
             "activation": list(ACTIVATIONS),
             "optimizer": list(OPTIMIZERS),
             "features": list(FEATURES),
+            "thumbnails": {name: _thumbnail(name) for name in DATASETS},
             "max_layers": MAX_LAYERS,
             "max_width": MAX_WIDTH,
             "boundary_resolution": BOUNDARY_RESOLUTION,
@@ -774,6 +775,13 @@ class Playground(Widget):
 
     def _action_select(self, content: dict[str, Any]) -> None:
         self.select(content.get("layer"), content.get("index", 0), content.get("example", 0))
+
+
+def _thumbnail(name: str) -> list[float]:
+    """80 points of ``name`` scaled into [-1, 1], flat (x, y, label): its button's picture."""
+    X, y = make_dataset(name, 80, 0.05, 0)
+    X = X / float(np.abs(X).max())
+    return [round(float(v), 3) for row, label in zip(X, y) for v in (row[0], row[1], label)]
 
 
 def _settings_dict(s: Settings) -> dict[str, Any]:
