@@ -364,8 +364,9 @@ class Playground(Widget):
         if thread is not None and thread is not threading.current_thread():
             thread.join()
         self._thread = None
-        self.running = False
-        self._publish()
+        with self.hold_sync():  # the page gets the last step and "paused" in one message
+            self.running = False
+            self._publish()
 
     def close(self) -> None:
         """Stop training and close the widget (its views disappear from the page)."""
@@ -610,9 +611,9 @@ class Playground(Widget):
                     self._publish()
                 time.sleep(0.0005)  # let the kernel's own thread answer the page
         except Exception as error:  # shown on the page; training stops
-            self.error = f"training stopped: {type(error).__name__}: {error}"
-        finally:
-            self.running = False
+            with self.hold_sync():
+                self.error = f"training stopped: {type(error).__name__}: {error}"
+                self.running = False
 
     # ----------------------------------------------------------------- evaluating
     def _matrices(self) -> list[tuple[Any, Any]]:
