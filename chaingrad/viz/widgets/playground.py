@@ -1,12 +1,17 @@
 """``Playground``: TensorFlow Playground on chaingrad, a network training live in the notebook.
 
->>> from chaingrad.viz import Playground                       # doctest: +SKIP
+>>> from chaingrad.viz import Playground
 >>> pg = Playground(dataset="moons", hidden=[8, 8], activation="tanh", lr=0.1)
->>> pg                      # the data, the network, the decision boundary, the loss curves
->>> pg.step(200)            # what the step button does, 200 times
->>> pg.accuracy             # training accuracy now
+>>> round(pg.step(200), 4)  # what the step button does, 200 times: the new loss
+0.0796
+>>> pg.accuracy             # on the training points
+0.99
 >>> pg.set(dataset="spirals", hidden=[8, 8, 8], optimizer="adam", lr=0.03)
->>> pg.play(); pg.pause()   # what the play and pause buttons do
+>>> pg.steps, pg.model.num_parameters()     # a new dataset starts again
+(0, 177)
+
+In a notebook, ``pg`` on the last line of a cell shows it: the data, the
+network, the decision boundary and the loss curves, with their controls.
 
 Every control has its Python twin (:meth:`Playground.set`, :meth:`~Playground.play`,
 :meth:`~Playground.pause`, :meth:`~Playground.step`, :meth:`~Playground.reset`,
@@ -233,17 +238,35 @@ class Playground(Widget):
     """TensorFlow Playground backed by chaingrad: train a small network on a 2-D dataset, live.
 
     ``Playground(dataset="moons", hidden=[8, 8], activation="tanh", lr=0.1)``;
-    every keyword of :class:`Settings` can be given (``noise``, ``optimizer``
-    ``"sgd" | "momentum" | "adam"``, ``l1``, ``l2``, ``dropout``,
-    ``batch_size``, ``n_samples``, ``validation`` (the held-out fraction),
-    ``seed``, ``show_test``, ``discretize``). A bad argument is one
-    ``TypeError``/``ValueError`` naming it; after construction, a bad
-    :meth:`set` leaves the playground as it was.
+    every field of :class:`Settings` is a keyword, and :meth:`set` changes any
+    of them later, as the controls do:
+
+    ============  =====================================================================
+    dataset       ``"moons" "circles" "spirals" "blobs" "xor"`` (labels 0/1)
+    noise         how scattered the points are, 0 to 1 (default 0.1)
+    features      the inputs, from ``"x1" "x2" "x1^2" "x2^2" "x1*x2" "sin(x1)" "sin(x2)"``
+    hidden        hidden layer widths, up to 6 layers of 1 to 8 (``[]``: no hidden layer)
+    activation    ``"tanh" "relu" "sigmoid" "leaky_relu" "linear"``
+    lr            learning rate
+    optimizer     ``"sgd"``, ``"momentum"`` (SGD with momentum 0.9, default), ``"adam"``
+    l1, l2        penalties on the weights (not the biases), added to the loss
+    dropout       drop probability after each hidden layer while training
+    batch_size    points per step (default 10); at most the training points
+    validation    the held-out fraction of ``n_samples`` points (default 0.5 of 200)
+    seed          the points, the initial weights and the batches
+    speed         steps per second while playing (0: as fast as it goes)
+    show_test     draw the held-out points too; ``discretize``: the boundary as 0/1
+    ============  =====================================================================
+
+    A new dataset, seed, set of features, architecture, activation or dropout
+    starts the network again; lr, optimizer, L1/L2 and batch size apply to the
+    weights as they are. A bad argument is one ``TypeError``/``ValueError``
+    naming it, and leaves the playground as it was.
 
     The output is one logit per point; the loss is binary cross-entropy (class 1
     is blue, class 0 orange). ``loss_history`` and ``val_loss_history`` hold
-    that loss over the whole training and validation sets after every step
-    (without the L1/L2 penalty, as TensorFlow Playground shows it).
+    that loss over the whole training and validation sets at step 0 and after
+    every step (without the L1/L2 penalty, as TensorFlow Playground shows it).
     """
 
     _esm = asset("playground.js")
