@@ -64,6 +64,10 @@ nb_execution_timeout = 300  # per cell, as tests/test_notebooks.py
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
 nb_merge_streams = True
+# Live widgets (chaingrad.viz.Explorer, Playground) need a kernel: the site shows the
+# static picture each one displays beside its live view, and loads no widget manager
+# from a CDN (executed notebooks keep widget state; nothing here renders it).
+nb_ipywidgets_js: dict[str, dict[str, str]] = {}
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist", "smartquotes"]
 myst_heading_anchors = 3
 

@@ -13,6 +13,8 @@ idle. Every wait is bounded; the server is stopped at the end of the session.
         page.locator(".cg-explorer").wait_for()
 
 The tests are marked ``browser`` (``pytest -m "not browser"`` leaves them out).
+``start_lab`` and ``run_notebook`` are plain functions too (benchmarks/widgets.py
+uses them).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,10 +84,14 @@ def _ready(url: str, token: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    pytest.importorskip("jupyterlab")
-    base = tmp_path_factory.mktemp("jupyterlab")
+class LabFailed(RuntimeError):
+    """JupyterLab did not start (its log's tail is the message)."""
+
+
+@contextmanager
+def start_lab(base: Path) -> Iterator[Lab]:
+    """Run JupyterLab on 127.0.0.1 (free port, random token, root ``base/notebooks``,
+    settings under ``base``), importing this checkout's chaingrad; stopped on exit."""
     root = base / "notebooks"
     root.mkdir()
     # No "official Jupyter news?" prompt over the page.
@@ -128,7 +135,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             if server.poll() is not None or time.monotonic() > deadline:
                 log.flush()
                 tail = (base / "server.log").read_text()[-3000:]
-                pytest.fail(f"JupyterLab did not start (exit {server.poll()}):\n{tail}")
+                raise LabFailed(f"JupyterLab did not start (exit {server.poll()}):\n{tail}")
             time.sleep(0.3)
         yield Lab(url, token, root)
     finally:
@@ -139,6 +146,16 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             server.kill()
             server.wait(timeout=15)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    pytest.importorskip("jupyterlab")
+    try:
+        with start_lab(tmp_path_factory.mktemp("jupyterlab")) as server:
+            yield server
+    except LabFailed as failure:
+        pytest.fail(str(failure))
 
 
 @pytest.fixture(scope="session")
@@ -212,25 +229,33 @@ def wait_idle(page: Any, timeout_s: float = KERNEL_TIMEOUT) -> None:
     page.wait_for_function(KERNEL_IDLE, timeout=timeout_s * 1000, polling=200)
 
 
+_counter = iter(range(1_000_000))
+
+
+def run_notebook(page: Any, lab: Lab, cells: list[str], name: str | None = None) -> Path:
+    """Write a notebook of ``cells``, open it in ``page``, run every cell; its path."""
+    path = lab.root / (name or f"test_{os.getpid()}_{next(_counter)}.ipynb")
+    write_notebook(path, cells)
+    # ?reset: a fresh workspace, with no tab of an earlier test restored beside it
+    address = f"{lab.url}/lab/tree/{path.name}?reset&token={lab.token}"
+    page.goto(address, wait_until="domcontentloaded")
+    page.locator(".jp-Notebook").first.wait_for()
+    wait_idle(page)
+    # The command's promise settles when every cell has run.
+    page.evaluate(RUN_ALL)
+    page.wait_for_function(
+        "window.__chaingradRun !== 'running'", timeout=KERNEL_TIMEOUT * 1000, polling=200
+    )
+    assert page.evaluate("window.__chaingradRun") == "done"
+    wait_idle(page)
+    return path
+
+
 @pytest.fixture
 def open_notebook(lab: Lab) -> Callable[..., Path]:
-    """``open_notebook(page, cells, name=...)``: write, open and run a notebook; its path."""
-    counter = iter(range(1_000_000))
+    """``open_notebook(page, cells, name=None)``: write, open and run a notebook; its path."""
 
     def run(page: Any, cells: list[str], name: str | None = None) -> Path:
-        path = lab.root / (name or f"test_{os.getpid()}_{next(counter)}.ipynb")
-        write_notebook(path, cells)
-        address = f"{lab.url}/lab/tree/{path.name}?token={lab.token}"
-        page.goto(address, wait_until="domcontentloaded")
-        page.locator(".jp-Notebook").first.wait_for()
-        wait_idle(page)
-        # The command's promise settles when every cell has run.
-        page.evaluate(RUN_ALL)
-        page.wait_for_function(
-            "window.__chaingradRun !== 'running'", timeout=KERNEL_TIMEOUT * 1000, polling=200
-        )
-        assert page.evaluate("window.__chaingradRun") == "done"
-        wait_idle(page)
-        return path
+        return run_notebook(page, lab, cells, name)
 
     return run

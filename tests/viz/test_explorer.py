@@ -217,15 +217,38 @@ def test_a_branch_on_data_lays_the_graph_out_again() -> None:
     assert ex.grads["x"] == pytest.approx(math.exp(-1.0))
 
 
-def test_static_picture_for_exports(ex: Explorer) -> None:
-    ex.set(**START)
+def test_static_picture_follows_the_last_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Displayed, a widget shows its live view, then a picture for pages without one
+    (exports); each change redraws the picture."""
+    import IPython.display
+
+    shown: list[dict[str, Any]] = []
+
+    class Handle:
+        def update(self, data: dict[str, str], raw: bool = False) -> None:
+            shown.append({"update": True, **data})
+
+    def display(data: Any, metadata: Any = None, raw: bool = False, display_id: Any = None):
+        shown.append(dict(data))
+        return Handle() if display_id else None
+
+    monkeypatch.setattr(IPython.display, "display", display)
+    ex = Explorer(neuron, **START)
+    ex._ipython_display_()
+    live, picture = shown
+    assert "application/vnd.jupyter.widget-view+json" in live and "text/html" not in live
+    text = html.unescape(picture["text/html"])
+    assert text.startswith('<div class="chaingrad-static">')
+    assert "<svg" in text and "<script" not in text
+    assert "data -3" in text and "grad -1.5" in text
     ex.set(w1=-2.0)
-    data, _ = ex._repr_mimebundle_()
-    assert "application/vnd.jupyter.widget-view+json" in data
-    picture = html.unescape(data["text/html"])
-    assert "<svg" in picture and "<script" not in picture
-    assert "data -2" in picture  # the current state, not the first
-    assert "grad 0.02498" in picture
+    update = shown[-1]
+    assert update["update"]
+    text = html.unescape(update["text/html"])
+    assert "data -2" in text and "grad 0.02498" in text  # w1's box and x1's grad
+    assert "data -3" not in text and "grad -1.5" not in text
+    assert "×-2" in text  # x1's edge factor is w1 now
+    assert "xlink:title" not in text  # no tooltip with stale numbers
 
 
 def test_from_model_names_parameters_by_path_and_groups_them_per_layer() -> None:

@@ -20,11 +20,16 @@ The contract, the same for every widget:
   bumped so the page redraws from the kernel's state (a slider moved to a bad
   value jumps back). A good request clears ``error``.
 * **A static picture for exports.** :meth:`Widget._static_html` returns HTML
-  (no script) showing the current state; the notebook display carries it as
-  ``text/html`` beside the live view, so exported HTML (nbconvert, when the
-  notebook holds no widget state) and the documentation site (``docs/conf.py``
-  ranks ``text/html`` above the widget view) show a picture, never a blank
-  cell. The picture is of the state when the widget was displayed.
+  (no script) showing the current state, inside an element of class
+  ``chaingrad-static``. Displaying a widget shows two outputs: the live view,
+  then that picture -- which every widget's stylesheet hides
+  (``.chaingrad-static { display: none; }``), so it is seen exactly where no
+  live view has loaded the stylesheet: exported HTML (nbconvert, with or
+  without saved widget state), the documentation site, a notebook reopened
+  without a kernel. After each change the subclass calls
+  :meth:`Widget._update_static`, so the picture follows the last state (a
+  cheap update: no Graphviz run). In Colab, where every output is its own
+  frame and the stylesheet cannot reach it, the picture is left out.
 * **Numbers are checked once**, by :func:`real_number`, with one clear error.
 """
 
@@ -32,6 +37,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -84,34 +90,56 @@ class Widget(anywidget.AnyWidget):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self._static_displays: list[Any] = []
         self.on_msg(self._on_message)
 
     def _on_message(self, widget: Any, content: Any, buffers: Any) -> None:
         """Route a message from the page to ``_action_<action>``; errors go to ``error``."""
         action = content.get("action") if isinstance(content, dict) else None
         handler = getattr(self, f"_action_{action}", None) if isinstance(action, str) else None
-        try:
-            if handler is None:
-                raise ValueError(f"{type(self).__name__}: unknown request {content!r}")
-            handler(content)
-        except (TypeError, ValueError, ArithmeticError) as problem:
-            self.error = str(problem)
-        else:
-            self.error = ""
-        finally:
-            self.revision += 1
+        # One message back to the page: the new state, error and revision together.
+        with self.hold_sync():
+            try:
+                if handler is None:
+                    raise ValueError(f"{type(self).__name__}: unknown request {content!r}")
+                handler(content)
+            except (TypeError, ValueError, ArithmeticError) as problem:
+                self.error = str(problem)
+            else:
+                self.error = ""
+            finally:
+                self.revision += 1
 
     def _static_html(self) -> str:
         """HTML (no script) picturing the current state, for exports. Subclasses override."""
         return f"<pre>{type(self).__name__}</pre>"
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        bundle = super()._repr_mimebundle_(**kwargs)
-        if bundle is None:
-            return None
-        data, metadata = bundle
+    def _static_bundle(self) -> dict[str, str]:
         try:
-            data["text/html"] = self._static_html()
+            picture = self._static_html()
         except Exception as problem:  # a display hook must never break the live view
-            data["text/html"] = f"<pre>{type(self).__name__} (no picture: {problem})</pre>"
-        return data, metadata
+            picture = f"<pre>{type(self).__name__} (no picture: {problem})</pre>"
+        return {
+            "text/html": f'<div class="chaingrad-static">{picture}</div>',
+            "text/plain": f"({type(self).__name__}: a live widget; run the notebook to use it)",
+        }
+
+    def _ipython_display_(self, **kwargs: Any) -> None:
+        from IPython.display import display
+
+        bundle = self._repr_mimebundle_()
+        if bundle is None:  # closed
+            return
+        data, metadata = bundle
+        # Where the live view cannot show (an export without widget state), the picture
+        # below says it all: no "<Explorer object at 0x...>" line above it.
+        display({**data, "text/plain": ""}, metadata=metadata, raw=True)
+        if "google.colab.output" not in sys.modules:
+            self._static_displays.append(display(self._static_bundle(), raw=True, display_id=True))
+
+    def _update_static(self) -> None:
+        """Redraw the static picture of every display of this widget (after a change)."""
+        if self._static_displays:
+            bundle = self._static_bundle()
+            for handle in self._static_displays:
+                handle.update(bundle, raw=True)

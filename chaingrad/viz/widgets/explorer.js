@@ -10,6 +10,7 @@
 
 const STEP_FILLS = { upstream: "#fdba74", receiver: "#fde047", done: "#bbf7d0", pending: "#ffffff" };
 const GRAD_COLOURS = { 1: "#b91c1c", "-1": "#1d4ed8", 0: "" };
+const MIN_TEXT_PX = 10; // the graph shrinks to fit its column until its smallest text is this
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -55,6 +56,7 @@ function render({ model, el: host }) {
   const root = el("div", "cg-explorer");
   const bar = el("div", "cg-bar");
   const output = el("span", "cg-output");
+  output.title = "the output: every grad is the slope of this number";
   const modes = el("span", "cg-modes");
   const live = el("button", "cg-mode", "live");
   const backward = el("button", "cg-mode", "backward");
@@ -100,11 +102,12 @@ function render({ model, el: host }) {
     ops = {};
     edges = {};
     if (!svg) return;
+    // Graphviz's size in points (4/3 px each): drawn at that size, shrunk to fit the
+    // column (see fitText); wider than that, it scrolls.
+    const natural = (parseFloat(svg.getAttribute("width")) * 4) / 3;
     svg.removeAttribute("width");
     svg.removeAttribute("height");
-    const box = svg.viewBox.baseVal;
-    // Graphviz's points are 4/3 px: draw at that size, shrunk only to fit the column.
-    if (box && box.width) svg.style.width = `${(box.width * 4) / 3}px`;
+    if (natural > 0) svg.style.width = `${natural}px`;
     svg.querySelectorAll("title").forEach((t) => t.remove());
     svg.querySelectorAll("a").forEach((a) => {
       a.removeAttribute("xlink:title");
@@ -116,9 +119,18 @@ function render({ model, el: host }) {
       group.removeAttribute("id"); // several Explorers may share a page
       group.dataset.key = key;
       if (group.classList.contains("edge")) {
+        // A wide transparent twin of the 1 px line, so the edge is easy to hover.
+        const line = group.querySelector("path");
+        if (line) {
+          const hit = line.cloneNode(false);
+          hit.setAttribute("class", "cg-hit");
+          hit.setAttribute("stroke", "transparent");
+          hit.setAttribute("stroke-width", "10");
+          line.parentNode.insertBefore(hit, line);
+        }
         edges[key] = {
           group,
-          path: group.querySelector("path"),
+          path: group.querySelector("path:not(.cg-hit)"),
           head: group.querySelector("polygon"),
           label: group.querySelector("text"),
         };
@@ -347,7 +359,7 @@ function render({ model, el: host }) {
     const view = model.get("view");
     if (!view || !view.nodes) return;
     const mode = model.get("mode");
-    output.textContent = `output ${view.output_name} = ${view.output}`;
+    output.textContent = `${view.output_name} = ${view.output}`;
     live.classList.toggle("cg-on", mode === "live");
     backward.classList.toggle("cg-on", mode === "backward");
     nudge.checked = model.get("nudge");
@@ -373,10 +385,64 @@ function render({ model, el: host }) {
   next.addEventListener("click", () => setTrait("step", model.get("step") + 1));
   range.addEventListener("input", () => setTrait("step", Number(range.value)));
 
+  // Shrunk to its column, the graph's smallest text must stay >= MIN_TEXT_PX: measure
+  // it as drawn and, if smaller, give the picture a minimum width (it scrolls instead).
+  function fitText() {
+    const svg = graph.querySelector("svg");
+    if (!svg || !svg.style.width) return;
+    svg.style.minWidth = "";
+    let smallest = Infinity;
+    for (const text of svg.querySelectorAll("text")) {
+      const matrix = text.getScreenCTM();
+      const size = parseFloat(text.getAttribute("font-size"));
+      if (matrix && size) smallest = Math.min(smallest, size * Math.hypot(matrix.a, matrix.b));
+    }
+    const shown = svg.getBoundingClientRect().width;
+    if (smallest < MIN_TEXT_PX && shown > 0) {
+      svg.style.minWidth = `${(shown * MIN_TEXT_PX) / smallest}px`;
+    }
+    root.dataset.smallestText = String(smallest * (parseFloat(svg.style.minWidth) / shown || 1));
+  }
+
+  // A graph wider or taller than its box scrolls: bring the output into view.
+  function showOutput() {
+    const view = model.get("view");
+    const node = view && nodes[view.root];
+    if (!node || graph.scrollWidth <= graph.clientWidth + 1) {
+      if (!node || graph.scrollHeight <= graph.clientHeight + 1) return;
+    }
+    const area = graph.getBoundingClientRect();
+    const box = node.group.getBoundingClientRect();
+    graph.scrollLeft += box.left - area.left - (area.width - box.width) / 2;
+    graph.scrollTop += box.top - area.top - (area.height - box.height) / 2;
+  }
+
+  // Fitting needs the page's layout: done when the graph first has a size (a view is
+  // rendered before it is attached), again when its column is resized.
+  // (The page may detach and attach the view again, which resets scrolling: until the
+  // learner scrolls the graph, each fit brings the output back into view.)
+  let lastWidth = 0;
+  let scrolledByHand = false;
+  for (const kind of ["wheel", "pointerdown", "keydown", "touchstart"]) {
+    graph.addEventListener(kind, () => (scrolledByHand = true), { passive: true });
+  }
+  function fit() {
+    if (graph.clientWidth === 0) return;
+    fitText();
+    if (!scrolledByHand) showOutput();
+  }
   const onSvg = () => {
     loadSvg();
     paint(true);
+    scrolledByHand = false;
+    requestAnimationFrame(fit);
   };
+  const resize = new ResizeObserver(() => {
+    if (Math.abs(graph.clientWidth - lastWidth) < 1) return;
+    lastWidth = graph.clientWidth;
+    fit();
+  });
+  resize.observe(graph);
   const onView = () => paint(false);
   const onRevision = () => {
     inFlight = false;
@@ -391,9 +457,9 @@ function render({ model, el: host }) {
   model.on("change:step", onView);
   model.on("change:nudge", onView);
   model.on("change:revision", onRevision);
-  loadSvg();
-  paint(true);
+  onSvg();
   return () => {
+    resize.disconnect();
     model.off("change:svg", onSvg);
     model.off("change:view", onView);
     model.off("change:mode", onView);

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import html
 import inspect
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -43,6 +44,20 @@ from ._base import Widget, asset, real_number
 NUDGE = 1e-6  # finite-difference step, relative to max(1, |value|)
 TIMES = "\N{MULTIPLICATION SIGN}"
 INPUT_GROUP = "input"
+OUTPUT_LABEL = "out"  # the output's name when the function leaves it unlabelled
+# Boxes and edge labels are laid out for a number this wide (six characters): wide enough
+# for most, narrow enough that a neuron keeps micrograd's left-to-right look in the
+# column. The page squeezes a wider number ("-0.01249") into its box.
+WIDEST = -8.888
+# The width the graph is laid out for, in CSS px: JupyterLab's notebook column in a
+# 1,300 px window with the file browser open. draw_dot keeps text >= 10 px at it.
+COLUMN = 860
+_EDGE_LABEL = re.compile(f'label="{TIMES}[^"]*"')
+_SVG_WIDTH = re.compile(r'<svg width="([0-9.]+)pt"')
+_SCALE = re.compile(r'class="graph" transform="scale\(([0-9.]+)')
+_FONT = re.compile(r'font-size="([0-9.]+)"')
+PX_PER_PT = 4 / 3
+MIN_TEXT_PX = 10  # a picture shrinks to fit the column until its smallest text is this
 
 
 def _range(value: float) -> tuple[float, float]:
@@ -304,17 +319,35 @@ class Explorer(Widget):
         self._commit(result)
 
     def _layout(self, result: _Pass) -> str:
-        """The graph laid out by Graphviz, as SVG: made once, the page keeps this picture."""
-        svg = _svg_only(self._draw(result).pipe(format="svg").decode("utf-8"))
-        root_id = f'id="n{len(result.order) - 1}"'
-        if root_id not in svg:  # draw_dot summarized it: no box per value to update
-            raise ValueError(
-                f"Explorer: this graph ({len(result.order):,} values) is too big to draw "
-                "box by box in a notebook column; explore a smaller one"
-            )
-        return svg
+        """The graph laid out by Graphviz, as SVG: made once, the page keeps this picture.
 
-    def _draw(self, result: _Pass) -> Any:
+        Every gradient and edge factor is laid out as the widest number a box
+        shows (``WIDEST``), so whatever numbers a slider brings fit their boxes
+        and labels; the page writes the real ones in at once.
+        """
+        graph = self._draw(result, grads=dict.fromkeys(result.order, WIDEST))
+        widest = f'label="{TIMES}{format_number(WIDEST)}"'
+        graph.body = [_EDGE_LABEL.sub(widest, line) for line in graph.body]
+        svg = _svg_only(graph.pipe(format="svg").decode("utf-8"))
+        root_id = f'id="n{len(result.order) - 1}"'
+        if root_id in svg:
+            return svg
+        # Too wide for the column that way: the boxes as wide as today's numbers (the
+        # page squeezes a longer number into its box) ...
+        svg = _svg_only(self._draw(result).pipe(format="svg").decode("utf-8"))
+        if root_id in svg:
+            return svg
+        # ... or every box at its natural size, wider than the column: the page scrolls
+        # it, the output in view, rather than shrink text below 10 px.
+        graph = self._draw(result, width=None)
+        return _svg_only(graph.pipe(format="svg").decode("utf-8"))
+
+    def _draw(
+        self,
+        result: _Pass,
+        grads: Mapping[Value, float] | None = None,
+        width: float | None = COLUMN,
+    ) -> Any:
         params = None
         if self._model is not None:
             params = list(self._params.values())
@@ -325,17 +358,22 @@ class Explorer(Widget):
             model=self._model,
             scopes=result.drawing.scopes,
             edge_labels=True,
+            grads=grads,
+            width=width,
+            max_nodes=None if width is None else DEFAULT_MAX_NODES,
         )
 
     def _commit(self, result: _Pass) -> None:
         self._pass = result
         self.view = self._view()
         self.step = min(self.step, len(self.view["steps"]))
+        self._update_static()
 
     @traitlets.observe("nudge")
     def _nudge_changed(self, change: Any) -> None:
         if getattr(self, "_pass", None) is not None:
             self.view = self._view()
+            self._update_static()
 
     @traitlets.validate("step")
     def _valid_step(self, proposal: Any) -> int:
@@ -430,26 +468,104 @@ class Explorer(Widget):
         self.set(values)
 
     def _static_html(self) -> str:
-        svg = _svg_only(self._draw(self._pass).pipe(format="svg").decode("utf-8"))
-        svg = svg.replace("<svg ", '<svg style="max-width:100%;height:auto" ', 1)
+        view = self.view
+        svg = _with_texts(self.svg, view)
+        svg = svg.replace("<svg ", f'<svg style="{_readable_style(svg)}" ', 1)
         rows = []
-        slopes = self.slopes if self.nudge else {}
-        grads = self.grads
-        for name, value in self._values.items():
-            slope = f"<td>slope {html.escape(format_number(slopes[name]))}</td>" if slopes else ""
+        for leaf in view["leaves"]:
+            slope = f"<td>slope {html.escape(leaf['slope'])}</td>" if "slope" in leaf else ""
             rows.append(
-                f"<tr><td><b>{html.escape(name)}</b></td>"
-                f"<td>= {html.escape(format_number(value, 6))}</td>"
-                f"<td>grad {html.escape(format_number(grads[name]))}</td>{slope}</tr>"
+                f"<tr><td><b>{html.escape(leaf['name'])}</b></td>"
+                f"<td>= {html.escape(leaf['text'])}</td>"
+                f"<td>grad {html.escape(leaf['grad'])}</td>{slope}</tr>"
             )
+        style = "font:13px sans-serif;text-align:left"
+        rows = [row.replace("<td>", '<td style="text-align:left">') for row in rows]
         return (
-            '<div class="chaingrad-explorer-static" style="max-width:100%;overflow-x:auto">'
-            f'<div style="font:13px sans-serif">Explorer, output '
-            f"{html.escape(format_number(self.output))} (a picture of its state when shown; "
-            "run the notebook to move the sliders)</div>"
-            f'<div style="max-width:100%">{svg}</div>'
-            f'<table style="font:13px sans-serif">{"".join(rows)}</table></div>'
+            f'<div style="{style}"><b>Explorer</b>: output {html.escape(view["output_name"])} = '
+            f"{html.escape(view['output'])} (a picture; run the notebook to move the sliders)</div>"
+            f'<div style="max-width:100%;overflow-x:auto">{svg}</div>'
+            f'<table style="{style}">{"".join(rows)}</table>'
         )
+
+
+def _readable_style(svg: str) -> str:
+    """CSS shrinking the picture to the column, but not its smallest text below 10 px."""
+    width, scale = _SVG_WIDTH.search(svg), _SCALE.search(svg)
+    fonts = [float(size) for size in _FONT.findall(svg)]
+    if width is None or not fonts:
+        return "max-width:100%;height:auto"
+    natural = float(width.group(1)) * PX_PER_PT
+    smallest = min(fonts) * PX_PER_PT * (float(scale.group(1)) if scale else 1.0)
+    least = natural * min(1.0, MIN_TEXT_PX / smallest)
+    return f"max-width:100%;min-width:{least:.0f}px;height:auto"
+
+
+_PIECE = re.compile(r'<g id="(n\d+|e\d+_\d+)" class="(?:node|edge)">')
+
+
+_TEXT = r'(<text [^>]*x="([-0-9.]+)"[^>]*font-size="([0-9.]+)"[^>]*>)({prefix}[^<]*)(</text>)'
+_NUMBER = re.compile(r"-?[0-9.]+")
+# Helvetica's glyph widths in ems (digits and most lower case 0.556), to tell whether a
+# number overflows its box in a picture drawn without a browser to measure it.
+HELVETICA_EMS = {".": 0.278, " ": 0.278, "t": 0.278, "r": 0.333, "-": 0.333, TIMES: 0.584}
+
+
+def _text_width(text: str, size: float) -> float:
+    return size * sum(HELVETICA_EMS.get(char, 0.556) for char in text)
+
+
+def _write_text(body: str, prefix: str, text: str, right: float | None = None) -> str:
+    """``body`` with its first SVG text starting with ``prefix`` replaced by ``text``
+    (plain), squeezed (``textLength``) if it would pass ``right``, its box's edge."""
+    match = re.search(_TEXT.format(prefix=re.escape(prefix)), body)
+    if match is None:
+        return body
+    tag, x, size = match.group(1), float(match.group(2)), float(match.group(3))
+    if right is not None:
+        room = right - x - 3
+        if _text_width(text, size) > room > 0:
+            tag = tag[:-1] + f' textLength="{room:.1f}" lengthAdjust="spacingAndGlyphs">'
+    return f"{body[: match.start()]}{tag}{html.escape(text)}</text>{body[match.end() :]}"
+
+
+def _right_edge(body: str) -> float | None:
+    """The right edge of a node's box: the largest x of its outline's first shape."""
+    shape = re.search(r'<(?:path[^>]* d|polygon[^>]* points)="([^"]*)"', body)
+    if shape is None:
+        return None
+    numbers = [float(n) for n in _NUMBER.findall(shape.group(1))]
+    return max(numbers[0::2]) if numbers else None
+
+
+def _with_texts(svg: str, view: Mapping[str, Any]) -> str:
+    """The laid-out SVG with the view's numbers written in (what the page does), and no
+    tooltips: a picture of the current state without running Graphviz again."""
+    pieces = []
+    last = 0
+    matches = list(_PIECE.finditer(svg))
+    for k, match in enumerate(matches):
+        pieces.append(svg[last : match.end()])
+        end = matches[k + 1].start() if k + 1 < len(matches) else len(svg)
+        body = svg[match.end() : end]
+        key = match.group(1)
+        node = view["nodes"].get(key)
+        edge = view["edges"].get(key)
+        if node is not None:
+            right = _right_edge(body)
+            for field in ("data", "grad"):
+                body = _write_text(body, f"{field} ", f"{field} {node[field]}", right)
+        elif edge is not None:
+            body = _write_text(body, TIMES, edge["label"])
+        pieces.append(body)
+        last = end
+    pieces.append(svg[last:])
+    return re.sub(r' xlink:title="[^"]*"', "", "".join(pieces))
+
+
+# traitlets' __new__ takes (*args, **kwargs): documentation tools would show that.
+_init = inspect.signature(Explorer.__init__)
+Explorer.__signature__ = _init.replace(parameters=list(_init.parameters.values())[1:])
 
 
 def _argument_names(function: Callable[..., Any]) -> list[str]:
@@ -478,4 +594,6 @@ def _one_value(out: Any, who: str) -> Value:
             f"Explorer: {who} must return one Value (the output to explore), "
             f"got {type(out).__name__}"
         )
+    if not out.label:
+        out.label = OUTPUT_LABEL  # so its box and the captions name it (a fresh node)
     return out
