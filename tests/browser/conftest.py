@@ -158,7 +158,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         pytest.fail(str(failure))
 
 
-@pytest.fixture(scope="session")
+# One Chromium per test module: Playwright's sync API keeps an asyncio loop running while
+# it is open, and tests run after it (asyncio.run in tests/engine) would fail inside it.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     sync_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():

@@ -472,9 +472,29 @@ def test_static_picture_for_exports() -> None:
     assert html.count("<path") == 2 * 3 + 3 * 2 + 2 * 1  # one per weight
     assert html.count("<circle") >= 190  # training and held-out points (and the legend)
     assert f'training loss <tspan font-weight="600">{pg.loss_history[-1]:.3f}' in html
-    bundle, _ = pg._repr_mimebundle_()
-    assert bundle["text/html"] == html
-    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert pg._static_bundle()["text/html"] == f'<div class="chaingrad-static">{html}</div>'
+
+
+def test_the_static_picture_follows_the_last_state() -> None:
+    pg = Playground()
+    updates: list[str] = []
+
+    class Handle:
+        def update(self, bundle: dict, raw: bool) -> None:
+            updates.append(bundle["text/html"])
+
+    pg._static_displays.append(Handle())
+    pg.step(30)
+    assert "step 30 " in updates[-1]
+    pg.set(dataset="xor")
+    assert "xor, step 0 " in updates[-1]
+    pg.play()
+    time.sleep(0.5)
+    during = len(updates)
+    time.sleep(0.5)
+    assert len(updates) == during  # not resent at every refresh while playing
+    pg.pause()
+    assert f"step {pg.steps:,} " in updates[-1]
 
 
 def test_png_encoder_writes_a_real_png() -> None:

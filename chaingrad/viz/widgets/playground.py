@@ -365,7 +365,7 @@ class Playground(Widget):
                 self._train(chunk)
             done += chunk
             if done < n and time.perf_counter() - last >= REFRESH_SECONDS:
-                self._publish()
+                self._publish(picture=False)
                 last = time.perf_counter()
         self._publish()
         return self._loss[-1]
@@ -631,7 +631,7 @@ class Playground(Widget):
                 if now - last >= REFRESH_SECONDS:
                     self._rate = (self._steps - steps_then) / (now - last)
                     steps_then, last = self._steps, now
-                    self._publish()
+                    self._publish(picture=False)
                 time.sleep(0.0005)  # let the kernel's own thread answer the page
         except Exception as error:  # shown on the page; training stops
             with self.hold_sync():
@@ -706,7 +706,9 @@ class Playground(Widget):
         values = np.clip(np.concatenate(parts), -1.0, 1.0)
         return np.round((values + 1.0) * 127.5).astype(np.uint8).tobytes()
 
-    def _publish(self, everything: bool = False) -> None:
+    def _publish(self, everything: bool = False, picture: bool = True) -> None:
+        """Send the state to the page; with ``picture``, redraw the static picture for
+        exports too (not at every refresh while playing: that one is sent when it pauses)."""
         with self._lock:
             self._sync()
             s = self._settings
@@ -736,6 +738,8 @@ class Playground(Widget):
         with self.hold_sync():
             for name, value in state.items():
                 setattr(self, name, value)
+        if picture:
+            self._update_static()
 
     def _neuron_name(self, layer: int, index: int) -> str:
         for name, module in self._model.named_modules():
