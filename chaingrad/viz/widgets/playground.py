@@ -904,7 +904,7 @@ def static_picture(
     net_left, net_width = 64, 460
     tallest = max(len(col) for col in columns)
     size = 300  # the decision boundary's side
-    height = max(top + 28 + tallest * row, top + size + 120) + 10
+    height = max(top + 28 + tallest * row, top + size + 150) + 10
     out: list[str] = []
     add = out.append
     add(
@@ -1015,8 +1015,13 @@ def static_picture(
     steps = curves["step"]
     peak = max(max(curves["train"]), max(curves["val"]), 1e-9)
     last = max(1, steps[-1])
-    box_top, box_height = numbers_y + 26, height - numbers_y - 36
+    box_top, box_height = numbers_y + 38, height - numbers_y - 48
+    box_height = max(box_height, 60)
     add(f'<rect x="{left}" y="{box_top}" width="{size}" height="{box_height}" fill="#f6f7f8"/>')
+    add(
+        f'<text x="{left}" y="{box_top - 5}" font-size="11" fill="#5f6368">loss over '
+        f"{steps[-1]:,} steps (training solid, validation dashed)</text>"
+    )
     for key, colour, dash in (("val", "#9aa0a6", "4 3"), ("train", "#222", "")):
         coords = " ".join(
             f"{left + s / last * size:.1f},{box_top + box_height - v / peak * box_height:.1f}"
