@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import time
+
+import pytest
+
+np = pytest.importorskip("numpy")
+pytest.importorskip("anywidget")
+
+from chaingrad.viz.widgets.playground import make_dataset  # noqa: E402
 
 CELLS = [
     "from chaingrad.viz import Playground",
@@ -101,6 +109,23 @@ def test_controls_on_the_page_change_the_kernels_settings(page, open_notebook):
     playground.locator('.cg-pg-node[data-node="0.1"]').click()
     graph = playground.locator(".cg-pg-graph")
     graph.locator("svg").first.wait_for()
+    assert "layers.0.neurons.1" in graph.inner_text()
+    assert "training point #0 " in graph.inner_text()
+
+    # clicking a training point in the picture draws that neuron's graph for that point
+    X, _ = make_dataset("xor", 200, 0.1, 0)  # what the kernel made: seed 0, 200 points
+    domain = max(1.25, math.ceil(float(np.abs(X).max()) * 1.08 * 4.0) / 4.0)
+    x1, x2 = X[100 + 5]  # training point #5 (the first half is held out)
+    left, top, width = page.evaluate(
+        """() => { const r = document.querySelector('.cg-pg-boundary').getBoundingClientRect();
+          return [r.left, r.top, r.width]; }"""
+    )
+    page.mouse.click(
+        left + (x1 + domain) / (2 * domain) * width, top + (domain - x2) / (2 * domain) * width
+    )
+    page.wait_for_function(
+        "() => document.querySelector('.cg-pg-graphhead').textContent.includes('point #5 ')"
+    )
     assert "layers.0.neurons.1" in graph.inner_text()
     assert playground.locator(".cg-pg-error").inner_text() == ""
 

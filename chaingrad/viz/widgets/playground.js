@@ -117,6 +117,25 @@ function render({ model, el }) {
   const numbers = h("div", { class: "cg-pg-numbers" });
   const curve = h("canvas", { class: "cg-pg-curve", width: 260, height: 72 });
   const boundary = h("canvas", { class: "cg-pg-boundary", width: 260, height: 260 });
+  boundary.title = "click a training point to draw the graph of the selected neuron (or the output) for it";
+  // Clicking a training point asks for the graph of the selected neuron (else the output) there.
+  boundary.addEventListener("click", (event) => {
+    const flat = model.get("points").train || [];
+    const d = model.get("points").domain || 1;
+    const rect = boundary.getBoundingClientRect();
+    const x = ((event.clientX - rect.left) / rect.width) * 2 * d - d;
+    const y = d - ((event.clientY - rect.top) / rect.height) * 2 * d;
+    let best = -1, bestDistance = Infinity;
+    for (let i = 0; i < flat.length; i += 3) {
+      const distance = (flat[i] - x) ** 2 + (flat[i + 1] - y) ** 2;
+      if (distance < bestDistance) [best, bestDistance] = [i / 3, distance];
+    }
+    if (best < 0 || Math.sqrt(bestDistance) > (12 / rect.width) * 2 * d) return; // not on a point
+    const sel = model.get("selected");
+    const layers = model.get("weights").length;
+    const [layer, index] = sel && sel.layer !== undefined ? [sel.layer, sel.index] : [layers - 1, 0];
+    send({ action: "select", layer, index, example: best });
+  });
   const legend = h("div", { class: "cg-pg-legend" });
   const checks = h("div", { class: "cg-pg-checks" });
   outColumn.append(h("h4", {}, "Output"), numbers, curve, boundary, legend, checks);
@@ -416,6 +435,14 @@ function render({ model, el }) {
     };
     dots(points.train || [], "white");
     if (c.show_test) dots(points.val || [], "#222");
+    const sel = model.get("selected");
+    if (sel && sel.point) { // the example whose graph is drawn below
+      ctx.beginPath();
+      ctx.arc(px(sel.point[0]), py(sel.point[1]), 7, 0, 2 * Math.PI);
+      ctx.lineWidth = 2.5;
+      ctx.strokeStyle = "#111";
+      ctx.stroke();
+    }
     ctx.fillStyle = "rgba(0,0,0,0.55)";
     ctx.font = "11px sans-serif";
     ctx.fillText(`${-d}`, 3, size - 4);
@@ -553,7 +580,7 @@ function render({ model, el }) {
     "change:curves": drawCurve,
     "change:running": drawStats,
     "change:error": drawError,
-    "change:selected": drawSelected,
+    "change:selected": () => { drawSelected(); drawBoundary(); },
     // every request handled (done or refused): the controls show the kernel's values again
     "change:revision": () => {
       root.dataset.revision = model.get("revision");
