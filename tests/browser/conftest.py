@@ -158,8 +158,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         pytest.fail(str(failure))
 
 
-# One Chromium per test module: Playwright's sync API keeps an asyncio loop running while
-# it is open, and tests run after it (asyncio.run in tests/engine) would fail inside it.
+# Per module, not per session: while Playwright's sync API is open, the main thread
+# has a running event loop, and later tests calling asyncio.run() would fail.
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     sync_api = pytest.importorskip("playwright.sync_api")
