@@ -132,7 +132,8 @@ function render({ model, el: host }) {
           group,
           path: group.querySelector("path:not(.cg-hit)"),
           head: group.querySelector("polygon"),
-          label: group.querySelector("text"),
+          // the text showing the factor (an edge may also carry a blank spacer label)
+          label: [...group.querySelectorAll("text")].find((t) => t.textContent.startsWith("\u00d7")),
         };
         edges[key].stroke = edges[key].path ? edges[key].path.getAttribute("stroke") : null;
         edges[key].labelText = edges[key].label ? { text: edges[key].label, room: 0 } : null;

@@ -60,6 +60,10 @@ PX_PER_PT = 4 / 3
 MIN_TEXT_PX = 10  # a picture shrinks to fit the column until its smallest text is this
 
 
+def _FROM_MODEL() -> None:
+    """Stands for the function when Explorer.from_model builds the widget."""
+
+
 def _range(value: float) -> tuple[float, float]:
     """A slider range around zero that holds ``value`` with room on both sides."""
     span = max(4.0, 2.0 * abs(value))
@@ -137,16 +141,15 @@ class Explorer(Widget):
     mode = traitlets.Enum(["live", "backward"], default_value="live").tag(sync=True)
     step = traitlets.Int(0).tag(sync=True)
 
-    def __init__(self, function: Callable[..., Any] | None = None, /, **values: Any) -> None:
+    def __init__(self, function: Callable[..., Any], /, **values: Any) -> None:
         super().__init__()
         self._function: Callable[..., Any] | None = None
         self._model: Any = None
-        self._inputs: list[Any] = []
         self._params: dict[str, Value] = {}
         self._values: dict[str, float] = {}
         self._groups: dict[str, str] = {}
         self._ranges: dict[str, tuple[float, float]] = {}
-        if function is None:  # from_model fills the widget in
+        if function is _FROM_MODEL:  # from_model fills the widget in
             return
         if not callable(function):
             raise TypeError(f"Explorer: the first argument must be a function, got {function!r}")
@@ -183,7 +186,7 @@ class Explorer(Widget):
                 f"Explorer.from_model: expected a chaingrad Module, got {type(model).__name__}"
             )
         inputs = list(x) if isinstance(x, (list, tuple)) else [x]
-        self = cls()
+        self = cls(_FROM_MODEL)
         self._model = model
         self._params = dict(model.named_parameters())
         for k, item in enumerate(inputs):
@@ -325,13 +328,16 @@ class Explorer(Widget):
         shows (``WIDEST``), so whatever numbers a slider brings fit their boxes
         and labels; the page writes the real ones in at once.
         """
-        graph = self._draw(result, grads=dict.fromkeys(result.order, WIDEST))
-        widest = f'label="{TIMES}{format_number(WIDEST)}"'
-        graph.body = [_EDGE_LABEL.sub(widest, line) for line in graph.body]
-        svg = _svg_only(graph.pipe(format="svg").decode("utf-8"))
         root_id = f'id="n{len(result.order) - 1}"'
-        if root_id in svg:
-            return svg
+        widest = f'label="{TIMES}{format_number(WIDEST)}"'
+        # Left to right as micrograd draws it if that is readable in the column, else
+        # the direction draw_dot finds best (a summary has no box per value: next).
+        for rankdir in ("LR", "auto"):
+            graph = self._draw(result, dict.fromkeys(result.order, WIDEST), rankdir=rankdir)
+            graph.body = [_EDGE_LABEL.sub(widest, line) for line in graph.body]
+            svg = _svg_only(graph.pipe(format="svg").decode("utf-8"))
+            if root_id in svg:
+                return svg
         # Too wide for the column that way: the boxes as wide as today's numbers (the
         # page squeezes a longer number into its box) ...
         svg = _svg_only(self._draw(result).pipe(format="svg").decode("utf-8"))
@@ -347,6 +353,7 @@ class Explorer(Widget):
         result: _Pass,
         grads: Mapping[Value, float] | None = None,
         width: float | None = COLUMN,
+        rankdir: str = "auto",
     ) -> Any:
         params = None
         if self._model is not None:
@@ -361,6 +368,7 @@ class Explorer(Widget):
             grads=grads,
             width=width,
             max_nodes=None if width is None else DEFAULT_MAX_NODES,
+            rankdir=rankdir,
         )
 
     def _commit(self, result: _Pass) -> None:
