@@ -1,7 +1,7 @@
 """Toy and small real datasets, seeded splits, and a minibatch iterator.
 
-Nothing is downloaded. ``make_moons``, ``make_circles``, ``make_blobs`` and
-``make_spirals`` are generated here with a seeded ``random.Random`` (standard
+Nothing is downloaded. ``make_moons``, ``make_circles``, ``make_blobs``,
+``make_spirals`` and ``make_xor`` are generated here with a seeded ``random.Random`` (standard
 library only); ``load_digits`` and ``load_iris`` read the copies that ship
 inside scikit-learn (``pip install scikit-learn``). ``load_names`` reads the
 32,033 names shipped inside chaingrad, and ``CharTokenizer`` maps their
@@ -214,6 +214,48 @@ def make_spirals(
             angle = 2.0 * math.pi * (turns * r + k / n_classes) + rng.gauss(0.0, noise)
             X.append([r * math.sin(angle), r * math.cos(angle)])
             y.append(k)
+    return _shuffled(X, y, rng) if shuffle else (X, y)
+
+
+_QUADRANTS = ((1.0, 1.0), (-1.0, -1.0), (1.0, -1.0), (-1.0, 1.0))
+
+
+def make_xor(
+    n_samples: int = 100,
+    noise: float = 0.0,
+    *,
+    padding: float = 0.05,
+    seed: Seed = None,
+    shuffle: bool = True,
+) -> tuple[Rows, list[int]]:
+    """Points spread over the square [-1, 1]², class 1 where ``x * y > 0`` (the XOR problem).
+
+    Points are drawn uniformly, kept at least ``padding`` away from both axes so
+    the four quadrants are separated, labelled by quadrant, then moved by
+    Gaussian ``noise`` (which can carry a point across an axis, as in
+    TensorFlow Playground's XOR).
+
+    >>> X, y = make_xor(200, seed=0)
+    >>> all((a * b > 0) == bool(label) for (a, b), label in zip(X, y))
+    True
+    """
+    _check_count("make_xor", "n_samples", n_samples, 2)
+    _check_size("make_xor", n_samples, 2)
+    noise = _check_noise("make_xor", noise)
+    if isinstance(padding, bool) or not isinstance(padding, (int, float)) or not 0 <= padding < 1:
+        raise ValueError(f"make_xor: padding must be a number in [0, 1), got {padding!r}")
+    rng = make_rng(seed)
+    X: Rows = []
+    y: list[int] = []
+    for i in range(n_samples):
+        # Quadrants in turn, so the classes are as balanced as n_samples allows.
+        signs = _QUADRANTS[i % 4]
+        a = signs[0] * rng.uniform(padding, 1.0)
+        b = signs[1] * rng.uniform(padding, 1.0)
+        X.append([a, b])
+        y.append(1 if a * b > 0 else 0)
+    if noise:
+        X = [[a + rng.gauss(0.0, noise), b + rng.gauss(0.0, noise)] for a, b in X]
     return _shuffled(X, y, rng) if shuffle else (X, y)
 
 

@@ -14,7 +14,8 @@ so grad(x*w) = 0 + 2.458e-05 = 2.458e-05
 'd tanh(x*w)/d(x*w) = 1 − tanh(x*w)² = 1 − (−0.999988)² = 2.458e−05'
 
 Importing chaingrad.viz loads the standard library only; graphviz and Pillow
-are imported when something is drawn, anywidget when a widget (``Explorer``) is used.
+are imported when something is drawn, anywidget when a widget (``Explorer``,
+``Playground``) is used.
 """
 
 from typing import Any
@@ -39,6 +40,7 @@ __all__ = [
     "GifImage",
     "GraphDrawing",
     "GraphvizNotFoundError",
+    "Playground",
     "StepThrough",
     "backprop_steps",
     "dot_available",

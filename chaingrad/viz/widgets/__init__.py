@@ -25,7 +25,7 @@ from typing import Any
 # public name -> module of this package that defines it
 WIDGETS = {"Explorer": "explorer", "Playground": "playground"}
 
-__all__ = ["Explorer"]
+__all__ = ["Explorer", "Playground"]
 
 
 def __getattr__(name: str) -> Any:
