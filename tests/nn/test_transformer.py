@@ -20,21 +20,6 @@ from .helpers import gradcheck_module, randn, randomize
 from .torch_oracle import assert_matches_torch
 
 
-def causal_mask(torch, T):
-    return torch.ones(T, T, dtype=torch.bool).triu(1)
-
-
-def attend(causal):
-    """How to call a torch nn.MultiheadAttention as our self-attention (output only)."""
-
-    def call(mha, x):
-        T = x.shape[-2]
-        mask = x.new_ones(T, T).bool().triu(1) if causal else None  # True: may not attend
-        return mha(x, x, x, attn_mask=mask, need_weights=False)[0]
-
-    return call
-
-
 @pytest.mark.parametrize("norm", ["rmsnorm", "layernorm"])
 @pytest.mark.parametrize("bias", [False, True])
 @pytest.mark.parametrize("causal", [True, False])
