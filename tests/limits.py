@@ -42,3 +42,23 @@ def run_limited(
         env=env,
         cwd=cwd,
     )
+
+
+def memory_error_of(code: str) -> str:
+    """What ``code`` (one line) prints as its ``MemoryError`` under a 512 MB cap: one line.
+
+    For constructors that must refuse a size before allocating it.
+    """
+    result = run_limited(
+        f"""
+        try:
+            {code}
+        except MemoryError as error:
+            print(error)
+        """,
+        memory_mb=512,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("\n") == 1, result.stdout
+    return result.stdout
