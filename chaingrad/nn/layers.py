@@ -318,7 +318,8 @@ class Dropout(Module):
         return f"p={self.p}"
 
     def _torch_module(self, torch: Any) -> Any:
-        return torch.nn.Dropout(self.p)
+        # Its own mode, as set here: an eval()'d Dropout exports as one that passes through.
+        return torch.nn.Dropout(self.p).train(self.training)
 
     def _torch_module_in(self, torch: Any, example_dims: int | None) -> tuple[Any, int | None]:
         return self._torch_module(torch), example_dims  # elementwise: the layout is kept

@@ -28,6 +28,9 @@ def to_torch(module: Module) -> Any:
     who = type(module).__name__
     torch = import_torch(f"{who}.to_torch()")
     twin = module._torch_module(torch).to(torch.float64)
+    modes = {sub.training for sub in module.modules()}
+    if len(modes) == 1:  # train() or eval() as the model is (a mixed model: each Dropout's own)
+        twin.train(modes.pop())
     targets = dict(twin.named_parameters())
     sources = dict(module.torch_parameters())
     if set(targets) != set(sources):
