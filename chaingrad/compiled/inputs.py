@@ -235,6 +235,17 @@ def rebuild(key: Key, make: Callable[[int, str], Any]) -> tuple[list[Any], dict[
     return args, {name: build(part) for name, part in named}
 
 
+def kinds(key: Key) -> list[str]:
+    """``"i"`` or ``"f"`` for every flat position of ``key``, in order.
+
+    >>> kinds(flatten(([0.5, 1.0], 3), {})[1])
+    ['f', 'f', 'i']
+    """
+    found: list[str] = []
+    rebuild(key, lambda position, kind: found.append(kind))
+    return found
+
+
 def _named_parts(key: Key, arg_names: list[str]) -> list[tuple[str, Key]]:
     positional, named = key
     pairs = [

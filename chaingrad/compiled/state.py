@@ -97,6 +97,9 @@ class Watch:
         self._dict_snapshots = [dict(d) for d in dicts]
         self._getters = getters
         self._objects = objects
+        # Modules whose call assigned attributes (forward's own outputs, such as attention
+        # weights): what a replay does not leave in them, an eager call would.
+        self.assigned = len(objects)
         self._expected = expected
         self._containers = containers
         self._snapshots = [_copy(c) for c in containers]

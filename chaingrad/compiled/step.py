@@ -187,6 +187,8 @@ class Step:
         self._params, self._names = _declared_params(params)
         self._arg_names = _argument_names(fn)
         self._cache: dict[Any, list[_Compiled]] = {}
+        self._rows_cache: dict[Any, list[Any]] = {}  # map(): row programs per row structure
+        self._last_rows: Any = None
         self._last: _Compiled | None = None
         self._lock = threading.Lock()
         self.optimizer = optimizer
@@ -237,6 +239,101 @@ class Step:
             return loss
         return loss, _inputs.fill(compiled.program.aux_structure, list(aux))
 
+    def map(self, *batches: Any) -> list[Any]:
+        """``[self(*row) for row in zip(*batches)]``, computed for every row at once.
+
+        For a forward-only step (``grad=False``): each argument is a batch (a list
+        or array of alike rows), row ``r`` is item ``r`` of each. The function is
+        traced on the first row only, and the program runs on all rows in one
+        call (numpy), each slot holding a column of rows, so a model's outputs on
+        hundreds of inputs cost one trace and a few array operations per layer
+        (:mod:`~chaingrad.compiled.rows`). Returns what calls row by row return,
+        with the same numbers. Rows that are not alike, or a program the row
+        backend cannot run, go row by row.
+
+        >>> from chaingrad import Value, jit
+        >>> w = Value(2.0)
+        >>> double = jit(lambda x: w * x, params=[w], grad=False)
+        >>> double.map([1.0, 2.5, -3.0])
+        [2.0, 5.0, -6.0]
+        """
+        if self.grad:
+            raise ValueError("chaingrad.jit: map() runs forward-only steps (jit(..., grad=False))")
+        numbers, key = _inputs.flatten(batches, {}, self._arg_names)
+        mapped = self.map_numbers(numbers, key)
+        return [self(*row) for row in zip(*batches)] if mapped is None else mapped
+
+    def map_numbers(self, numbers: Any, key: Any) -> list[Any] | None:
+        """:meth:`map` on a batch already flattened (``inputs.flatten`` of the batches);
+        None where the rows must go one by one (not alike, or no row program)."""
+        from . import rows as _rows
+
+        shape = _rows.row_structure(key) if _numpy_available() else None
+        if shape is None:
+            return None
+        row_key, count, widths = shape
+        if count == 0:
+            return []
+        matrix = _rows.row_matrix(numbers, count, widths)
+        mapped = self._lookup_rows(row_key)
+        if mapped is None:
+            with self._lock:
+                mapped = self._lookup_rows(row_key) or self._trace_rows(matrix[0], row_key)
+        if mapped is None:  # the row backend cannot run this program
+            return None
+        self._last_rows = mapped
+        if mapped.checks:
+            for row in matrix.tolist():
+                mapped.checks(row)
+        try:
+            losses, aux = mapped.run(matrix)
+        except FloatingPointError:  # the engine decides: row by row, exactly
+            return None
+        structure = mapped.program.aux_structure
+        if structure is None:
+            result: list[Any] = losses.tolist()
+            return result
+        columns = [list(column) for column in zip(*(a.tolist() for a in aux))] if aux else None
+        if columns is None:
+            columns = [[] for _ in range(count)]
+        return [
+            (loss, _inputs.fill(structure, column))
+            for loss, column in zip(losses.tolist(), columns)
+        ]
+
+    def keeps_state(self) -> bool:
+        """Did the latest row program's trace leave state in a module (attention weights)?"""
+        return self._last_rows is not None and bool(self._last_rows.assigned)
+
+    def _lookup_rows(self, key: Any) -> Any:
+        for candidate in self._rows_cache.get(key, ()):
+            if candidate.holds():
+                return candidate
+        return None
+
+    def _trace_rows(self, row: Any, key: Any) -> Any:
+        from . import rows as _rows
+
+        numbers = [
+            int(x) if kind == "i" else float(x) for x, kind in zip(row.tolist(), _inputs.kinds(key))
+        ]
+        program, watch, traced = self.trace_program(numbers, key)
+        try:
+            mapped = _rows._Mapped(program, watch)
+        except (ValueError, NotImplementedError):
+            return None
+        loss, _ = mapped.run(row[None, :])
+        if not _agree(float(loss[0]), traced):
+            raise RuntimeError(
+                f"chaingrad.jit internal error: the row program gives {float(loss[0])!r} where "
+                f"the traced step gave {traced!r} ({program!r}); please report it."
+            )
+        entries = self._rows_cache.setdefault(key, [])
+        entries.append(mapped)
+        if len(entries) > STATES_KEPT:
+            del entries[0]
+        return mapped
+
     def _lookup(self, key: Any) -> _Compiled | None:
         """The compiled program for this structure whose guards hold, if traced already."""
         for candidate in self._cache.get(key, ()):
@@ -247,6 +344,23 @@ class Step:
     # --- tracing --------------------------------------------------------------------
 
     def _trace(self, numbers: list[Any], key: Any) -> _Compiled:
+        program, watch, traced = self.trace_program(numbers, key)
+        samples = _inputs.samples(key)
+        backend = self._make_backend(program, samples)
+        compiled = _Compiled(program, backend, watch, samples, len(numbers))
+        compiled.first_randoms = [
+            program.values[i] for _, ids, _ in program.random_blocks for i in ids
+        ]
+        _check_replay(compiled, numbers, traced)
+        entries = self._cache.setdefault(key, [])
+        entries.append(compiled)
+        if len(entries) > STATES_KEPT:  # Python state that keeps changing: keep the latest
+            del entries[0]
+        return compiled
+
+    def trace_program(self, numbers: list[Any], key: Any) -> tuple[Program, Watch, float]:
+        """Run ``fn`` once on Values for these numbers: (its Program, the state it depends on,
+        the traced loss). No backend is made (a backend compiles the program after)."""
         self.sync()  # the trace runs eagerly on the Values: they must be current
         if _is_module(self._declared):  # its parameters now (a layer may have been added)
             self._params, self._names = _declared_params(self._declared)
@@ -271,20 +385,9 @@ class Step:
         )
         program.aux_structure = aux_structure
         program.grad = self.grad
-        samples = _inputs.samples(key)
-        backend = self._make_backend(program, samples)
         slots = {id(leaf): k for k, leaf in enumerate(leaves)}
         watch = Watch(trace, self._declared if _is_module(self._declared) else None, slots)
-        compiled = _Compiled(program, backend, watch, samples, len(numbers))
-        compiled.first_randoms = [
-            program.values[i] for _, ids, _ in program.random_blocks for i in ids
-        ]
-        _check_replay(compiled, numbers, loss.data)
-        entries = self._cache.setdefault(key, [])
-        entries.append(compiled)
-        if len(entries) > STATES_KEPT:  # Python state that keeps changing: keep the latest
-            del entries[0]
-        return compiled
+        return program, watch, loss.data
 
     def _make_backend(self, program: Program, samples: list[int | None] | None) -> Any:
         choice = self.backend
@@ -346,6 +449,7 @@ class Step:
         """Forget every trace; the next call traces again (after replacing parameter Values)."""
         with self._lock:
             self._cache.clear()
+            self._rows_cache.clear()
             self._last = None
 
     def __repr__(self) -> str:

@@ -268,7 +268,9 @@ def predict(model: Callable, X: Sequence[Any], loss: str = "cross_entropy") -> l
         raise ValueError(f"predict: loss {loss!r} has no class labels")
     X = as_rows(X, "predict")
     with _eval_mode(model):
-        outputs = inference.outputs(model, X)  # compiled a batch at a time where it pays
+        _, found = inference.rows_through(model, X)  # one compiled pass over alike rows
+        with no_grad():
+            outputs = [found[i] if i in found else model(x) for i, x in enumerate(X)]
     return predictions(outputs, loss) or []
 
 
@@ -281,11 +283,36 @@ def evaluate(
     (:mod:`chaingrad.nn.inference`), with the numbers of the eager loop.
     """
     X, y = _dataset(X, y, loss, "evaluate")
+    if callable(loss):  # a loss of the whole batch: the outputs first, then the loss
+        with _eval_mode(model):
+            values = inference.outputs(model, X)  # compiled for alike rows
+        with no_grad():
+            value = float(data_loss(values, y, loss))
+        return {"loss": value, "accuracy": accuracy(values, y, loss)}
+    targets = loss_targets(y, loss)
     with _eval_mode(model):
-        outputs = inference.outputs(model, X)  # compiled a batch at a time where it pays
-    with no_grad():
-        value = data_loss(outputs, y, loss)
-    return {"loss": float(value), "accuracy": accuracy(outputs, y, loss)}
+        # Each row's loss and outputs in one compiled pass over alike rows; the rest eagerly.
+        losses, found = inference.rows_through(model, X, targets, loss)
+        outputs: list[Any] = []
+        row_losses: list[float] = []
+        with no_grad():
+            for i, x in enumerate(X):
+                if i in found:
+                    outputs.append(found[i])
+                    row_losses.append(losses[i])
+                else:
+                    out = model(x)
+                    outputs.append(out)
+                    row_losses.append(data_loss([out], [targets[i]], loss).data)
+    return {"loss": _mean_loss(row_losses, outputs, loss), "accuracy": accuracy(outputs, y, loss)}
+
+
+def _mean_loss(row_losses: list[float], outputs: list[Any], loss: str) -> float:
+    """The batch loss from each row's own: their mean (mse: over every number, as eager)."""
+    if loss != "mse":
+        return sum(row_losses) / len(row_losses)  # sum_of's order, then the mean's division
+    sizes = [1 if isinstance(o, (Value, float)) else len(o) for o in outputs]
+    return sum(v * k for v, k in zip(row_losses, sizes)) / sum(sizes)
 
 
 class _eval_mode:
