@@ -108,6 +108,10 @@ class _Compiled:
 
     def run_fused(self, numbers: list[Any], fused: Any) -> tuple[float, tuple[float, ...]]:
         """A whole step: forward, backward and the optimizer's update on its arrays."""
+        with fused.lock:  # a read from another thread waits for the step (and its update)
+            return self._run_fused(numbers, fused)
+
+    def _run_fused(self, numbers: list[Any], fused: Any) -> tuple[float, tuple[float, ...]]:
         import numpy as np
 
         fused.begin()
@@ -435,12 +439,11 @@ class Step:
         return [c.program for entries in self._cache.values() for c in entries]
 
     def sync(self) -> None:
-        """Write the parameters (and gradients, optimizer state) back into the Values.
+        """Write the parameters (and gradients, optimizer state) back into the Values now.
 
-        Needed only with ``optimizer=..., sync=False``, before the model is read
-        (evaluated, saved, printed); otherwise the Values are current after every call.
-        Afterwards the Values are in charge: changes made to them before the next call
-        are read by it.
+        Never needed for correct numbers: the first read of a lent parameter (or of
+        the optimizer's state) does it. Afterwards the Values are in charge: changes
+        made to them before the next call are read by it.
         """
         if self._fused is not None and self._fused.stale:
             self._fused.write_back()
@@ -573,9 +576,12 @@ def jit(
 
     ``optimizer`` (an SGD, Adam or AdamW of ``chaingrad.nn.optim``) makes each call
     a whole training step -- ``zero_grad``, forward, backward, ``optimizer.step()``
-    -- with the update fused into the compiled program's arrays (numpy backend);
-    the Values are written back after every call, unless ``sync=False``, which
-    leaves them stale until ``step.sync()`` (see :mod:`chaingrad.compiled.fused`).
+    -- with the update fused into the compiled program's arrays (numpy backend).
+    Between calls the parameters are lent to those arrays: nothing is written
+    back until something reads or writes them (``p.data``, ``p.grad``,
+    ``state_dict``, an eager forward pass, the optimizer's ``m``), and that
+    first access writes them all back (see :mod:`chaingrad.compiled.fused`).
+    ``sync`` is kept for older code: ``sync=False`` is the same now.
 
     ``grad=False`` compiles the forward pass only, for inference: a call returns
     the same ``loss`` (or ``(loss, outputs)``) with no backward pass run and no

@@ -76,8 +76,9 @@ def deepcopy_value(self: Value, memo: dict[int, Any]) -> Value:
                 "closure refers to the original nodes, so a copy would send its gradients "
                 "there; define the op with chaingrad.op to copy such graphs"
             )
+        data = node.data  # first: a Value lent to a compiled step is plain again after it
         new = _new(type(node))
-        new.data = node.data
+        new.data = data
         new.grad = node.grad
         new.label = copy.deepcopy(node.label, memo)
         new._parents = tuple([memo[id(p)] for p in node._parents])
