@@ -19,6 +19,10 @@ operands are, where possible, plain slices of ``V`` (no copying), and:
   a trip through ``GR``;
 * parameters are laid out in ``V`` as the groups read them (a weight matrix
   row by row, a layer's biases side by side), so those reads are slices.
+* reductions of different lengths at one level (causal attention: position
+  ``t`` sums ``t + 1`` scores) run as one *ragged* group, each row padded to
+  the longest with a neutral operand (0 for ``sum`` and ``dot``, ``-inf`` for
+  ``logsumexp`` and ``max``) read from two constant slots after the nodes'.
 
 Each group's code comes from the op's rule in ``RULES`` (one table, keyed by
 op); an op without one, a user's own op included, runs its own forward for
@@ -39,6 +43,8 @@ backend, which raises the engine's own error or gives its exact result.
 
 from __future__ import annotations
 
+import itertools
+import operator
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -425,7 +431,9 @@ class NumpyBackend:
         self.needed = needs_grad(program)
         self.code = _Code()
         self.slot = list(range(len(program)))  # node -> slot in V; ops assigned below
-        self.groups = program.groups()
+        # Two constant slots after the nodes' pad ragged rows: 0.0 and -inf.
+        self.pad_slot = {0.0: len(program), -np.inf: len(program) + 1}
+        self.groups = self._grouped(program)
         self._lay_out_params()
         self._find_sole_readers()
         self.gy_reads: dict[int, tuple[list[str], int, tuple[int, ...], int, int]] = {}
@@ -461,6 +469,30 @@ class NumpyBackend:
         return result
 
     # --- grouping ---------------------------------------------------------------------
+
+    RAGGED = True  # merge reductions of different lengths at one level (padded rows)
+
+    def _grouped(self, program: Program) -> list[tuple[Op, list[int]]]:
+        """The program's groups, with ragged reductions merged where padding costs little."""
+        leveled = program.leveled_groups()
+        if not self.RAGGED:
+            return [(op, nodes) for _, op, nodes in leveled]
+        parents = program.parents
+        out: list[tuple[Op, list[int]]] = []
+        for _, run in itertools.groupby(leveled, key=operator.itemgetter(0)):
+            same_level = list(run)
+            lists: dict[Op, list[list[int]]] = {}
+            for _, op, nodes in same_level:
+                if op in _PAD and not (op is ops.DOT and _is_grid(nodes, program)):
+                    lists.setdefault(op, []).append(nodes)
+            ragged = {op: found for op, found in lists.items() if len(found) > 1}
+            merged_in = {id(nodes) for found in ragged.values() for nodes in found}
+            for _, op, nodes in same_level:
+                if id(nodes) not in merged_in:
+                    out.append((op, nodes))
+                elif op in ragged:  # the merged groups run where the first of them would
+                    out.extend((op, m) for m in _merge_ragged(ragged.pop(op), parents))
+        return out
 
     def _find_sole_readers(self) -> None:
         """For each group: the (group, operand) that is the only reader of all its outputs."""
@@ -534,8 +566,8 @@ class NumpyBackend:
                         place(list(row))
         for op, nodes in self.groups:
             if op is not ops.DOT:
-                for j in range(len(parents[nodes[0]])):
-                    place([parents[i][j] for i in nodes])
+                for j in range(max(len(parents[i]) for i in nodes)):  # (ragged: the longest)
+                    place([parents[i][j] for i in nodes if j < len(parents[i])])
         place(list(range(n_params)))
         for slot, p in enumerate(order):
             self.slot[p] = slot
@@ -548,7 +580,7 @@ class NumpyBackend:
         code = self.code
         lines = code.forward
         n_leaves = program.first_op
-        base = np.array(program.values[:n_leaves] + [0.0] * program.num_ops)
+        base = np.array(program.values[:n_leaves] + [0.0] * program.num_ops + [0.0, -np.inf])
         self.base = base
         code.arrays["BASE"] = base
         next_slot = n_leaves
@@ -595,12 +627,19 @@ class NumpyBackend:
         for k, node in enumerate(nodes):
             self.slot[node] = start + k
 
-    def _slots(self, nodes: list[int], first: int = 0, stop: int | None = None) -> Any:
-        """The V slots of parents ``first:stop`` of each member: one row per member."""
+    def _slots(
+        self, nodes: list[int], first: int = 0, stop: int | None = None, pad: float = 0.0
+    ) -> Any:
+        """The V slots of parents ``first:stop`` of each member: one row per member (rows
+        of a ragged group padded with the slot holding ``pad``)."""
         parents = self.program.parents
-        return np.array(
-            [[self.slot[p] for p in parents[i][first:stop]] for i in nodes], dtype=np.int64
-        )
+        slot = self.slot
+        rows = [[slot[p] for p in parents[i][first:stop]] for i in nodes]
+        width = max(map(len, rows), default=0)
+        if any(len(row) != width for row in rows):
+            filler = self.pad_slot[pad]
+            rows = [row + [filler] * (width - len(row)) for row in rows]
+        return np.array(rows, dtype=np.int64)
 
     def _needs(self, nodes: list[int], first: int = 0, stop: int | None = None) -> bool:
         """Does any member's parent in ``first:stop`` need a gradient?"""
@@ -671,7 +710,7 @@ class NumpyBackend:
         code = self.code
         g_id = len(code.backward)
         size = len(nodes)
-        matrix = self._slots(nodes, rule.first)
+        matrix = self._slots(nodes, rule.first, pad=_PAD.get(op, 0.0))
         gather = _Gather(code, matrix, matrix.shape, broadcast=False)
         group = _Group(self, nodes, g_id, gather, code.array("ROWS", np.arange(size)))
         code.forward.append(f"{group.x} = {gather.read()}")
@@ -717,6 +756,8 @@ class NumpyBackend:
         code = self.code
         g_id = len(code.backward)
         n = len(program.parents[nodes[0]]) // 2
+        if any(len(program.parents[i]) != 2 * n for i in nodes):  # a ragged group
+            return self._emit_batched_dot(nodes, start, n)
         w_rows: dict[tuple[int, ...], int] = {}
         x_rows: dict[tuple[int, ...], int] = {}
         pairs = []
@@ -783,8 +824,22 @@ class NumpyBackend:
         for k, node in enumerate(nodes):
             self.slot[node] = start + k
         size = len(nodes)
-        W = _Gather(code, self._slots(nodes, 0, n), (size, n), broadcast=False)
-        X = _Gather(code, self._slots(nodes, n), (size, n), broadcast=False)
+        parents = program.parents
+        halves = [len(parents[i]) // 2 for i in nodes]
+        if min(halves) != max(halves):  # ragged: each half padded with 0 to the longest
+            slot, zero, n = self.slot, self.pad_slot[0.0], max(halves)
+            w_m = np.full((size, n), zero, dtype=np.int64)
+            x_m = np.full((size, n), zero, dtype=np.int64)
+            for r, (i, h) in enumerate(zip(nodes, halves)):
+                w_m[r, :h] = [slot[p] for p in parents[i][:h]]
+                x_m[r, :h] = [slot[p] for p in parents[i][h:]]
+            needs_w = any(self.needed[p] for i, h in zip(nodes, halves) for p in parents[i][:h])
+            needs_x = any(self.needed[p] for i, h in zip(nodes, halves) for p in parents[i][h:])
+        else:
+            w_m, x_m = self._slots(nodes, 0, n), self._slots(nodes, n)
+            needs_w, needs_x = self._needs(nodes, 0, n), self._needs(nodes, n)
+        W = _Gather(code, w_m, (size, n), broadcast=False)
+        X = _Gather(code, x_m, (size, n), broadcast=False)
         wn, xn, y = f"w{g_id}", f"x{g_id}", f"y{g_id}"
         f = code.forward
         f.append(f"{wn} = {W.read()}")
@@ -794,9 +849,9 @@ class NumpyBackend:
         back: list[str] = []
         if any(self.needed[i] for i in nodes):
             g = self._read_gy(g_id, back, start, size, (size,))
-            if self._needs(nodes, 0, n):
+            if needs_w:
                 W.add_grad(f"{xn} * {g}[:, None]", back)
-            if self._needs(nodes, n):
+            if needs_x:
                 X.add_grad(f"{wn} * {g}[:, None]", back)
         code.backward.append(back)
         return start + size
@@ -822,6 +877,38 @@ class NumpyBackend:
             back.append(f"{local}m = np.array({local}, dtype=float).reshape({size}, {arity})")
             gather.add_grad(f"{local}m * {g}[:, None]", back)
         code.backward.append(back)
+
+
+# The ops whose groups may be ragged, and the operand that pads a row without changing it.
+_PAD: dict[Op, float] = {ops.SUM: 0.0, ops.DOT: 0.0, ops.LOGSUMEXP: -np.inf, ops.MAX: -np.inf}
+_RAGGED_WASTE = 2.0  # a merged group holds at most this many cells per real operand
+
+
+def _is_grid(nodes: list[int], program: Program) -> bool:
+    """Does this dot group form a matrix product (kept as it is, never padded)?"""
+    n_w, n_x, _ = program.dot_grid(nodes)
+    return len(nodes) > 1 and 2 * len(nodes) >= n_w * n_x
+
+
+def _merge_ragged(groups: list[list[int]], parents: list[tuple[int, ...]]) -> list[list[int]]:
+    """Groups of one op at one level, different lengths, merged into as few as padding
+    allows: sorted by length, a group joins the current one while the padded cells stay
+    within ``_RAGGED_WASTE`` times the real operands."""
+    groups = sorted(groups, key=lambda nodes: len(parents[nodes[0]]))
+    merged: list[list[int]] = []
+    current: list[int] = []
+    real = 0
+    for nodes in groups:
+        width = len(parents[nodes[0]])
+        cells = width * (len(current) + len(nodes))  # the widest so far is this one
+        if current and cells > _RAGGED_WASTE * (real + width * len(nodes)):
+            merged.append(current)
+            current, real = [], 0
+        current = current + nodes
+        real += width * len(nodes)
+    if current:
+        merged.append(current)
+    return [sorted(nodes) for nodes in merged]
 
 
 def _bad_index(values: np.ndarray, n: int, names: Sequence[str]) -> None:

@@ -116,6 +116,10 @@ class Program:
         Nodes at one level never depend on each other, so each group is one
         vectorised call (the numpy backend runs them in this order).
         """
+        return [(op, nodes) for _, op, nodes in self.leveled_groups()]
+
+    def leveled_groups(self) -> list[tuple[int, Op, list[int]]]:
+        """:meth:`groups` with the level of each: ``(level, op, nodes)``, in run order."""
         level = self.levels()
         groups: dict[tuple[int, int, int], list[int]] = {}
         ops: dict[int, Op] = {}
@@ -126,7 +130,7 @@ class Program:
             groups.setdefault(key, []).append(i)
             ops[id(op)] = op
         ordered = sorted(groups.items(), key=lambda item: (item[0][0], item[1][0]))
-        return [(ops[key[1]], nodes) for key, nodes in ordered]
+        return [(key[0], ops[key[1]], nodes) for key, nodes in ordered]
 
     def dot_grid(self, nodes: Sequence[int]) -> tuple[int, int, int]:
         """(distinct weight rows, distinct input rows, n) of a group of dot nodes.

@@ -76,6 +76,7 @@ class RowsBackend(NumpyBackend):
     """
 
     name = "numpy-rows"
+    RAGGED = False  # each group keeps one length (its rows are not padded)
 
     def __init__(self, program: Program) -> None:
         if program.grad:

@@ -367,12 +367,14 @@ def cross_entropy(
     logits: Sequence[Value] | Sequence[Sequence[Value]],
     target_index: int | Value | Sequence[int | Value],
     reduction: Literal["mean", "sum"] = "mean",
+    ignore_index: int | None = None,
 ) -> Value: ...
 @overload
 def cross_entropy(
     logits: Sequence[Value] | Sequence[Sequence[Value]],
     target_index: int | Value | Sequence[int | Value],
     reduction: Reduction = "mean",
+    ignore_index: int | None = None,
 ) -> Value | list[Value]: ...
 
 
@@ -380,6 +382,7 @@ def cross_entropy(
     logits: Sequence[Value] | Sequence[Sequence[Value]],
     target_index: int | Value | Sequence[int | Value],
     reduction: Reduction = "mean",
+    ignore_index: int | None = None,
 ) -> Value | list[Value]:
     """``-log softmax(logits)[target]``, i.e. ``logsumexp(logits) - logits[target]``.
 
@@ -393,7 +396,16 @@ def cross_entropy(
     labels that way): it is read by a ``take`` node, so a replayed graph picks
     up the new label.
 
+    ``ignore_index`` (as in PyTorch): samples whose target is this number add
+    nothing, and the mean is over the others. Pad sequences of different
+    lengths to one length with it, and a compiled step replays one program
+    for all of them (the ignored positions weigh 0 in the loss and its
+    gradients; a traced target picks its weight with a ``take``).
+
     >>> round(cross_entropy([Value(0.0), Value(0.0)], 1).data, 6)
+    0.693147
+    >>> rows = [[Value(0.0), Value(0.0)], [Value(5.0), Value(0.0)]]
+    >>> round(cross_entropy(rows, [1, -1], ignore_index=-1).data, 6)   # the second row ignored
     0.693147
     """
     if len(logits) == 0:  # not `not logits`: a NumPy array has no truth value
@@ -403,6 +415,8 @@ def cross_entropy(
     targets: list[Any] = [target_index] if single else list(target_index)  # type: ignore[arg-type]
     if len(batch) != len(targets):
         raise ValueError(f"cross_entropy: got {len(batch)} samples but {len(targets)} targets")
+    if ignore_index is not None:
+        return _cross_entropy_ignoring(batch, targets, single, reduction, ignore_index)
     losses = []
     for row, target in zip(batch, targets):
         xs = _as_value_list(row, "cross_entropy")
@@ -426,6 +440,87 @@ def _class_index(target: Any) -> None:
         raise TypeError(
             f"cross_entropy: target must be a class index (int), got {type(target).__name__}"
         )
+
+
+def _cross_entropy_ignoring(
+    batch: list[Any], targets: list[Any], single: bool, reduction: Reduction, ignore: Any
+) -> Value | list[Value]:
+    """cross_entropy with ``ignore_index``: an ignored sample's loss is 0 and not counted.
+
+    A plain int target is skipped in Python. A Value target (a compiled step's
+    argument) cannot be looked at, so each sample reads its weight (0 or 1)
+    and its picked logit from two tables with one ``take`` each, indexed by
+    ``target + shift`` (the shift makes a negative ``ignore_index`` a valid
+    index); the mean divides by the sum of the weights. A replay checks every
+    target is a class or ``ignore_index`` first, as eager does.
+    """
+    _class_index(ignore)
+    ignore = int(ignore)
+    losses: list[Value] = []
+    weights: list[Any] = []
+    for row, target in zip(batch, targets):
+        xs = _as_value_list(row, "cross_entropy")
+        n = len(xs)
+        check_input(target, _class_or_ignored(n, ignore), _allowed_targets(n, ignore))
+        if not isinstance(target, Value):
+            if int(target) == ignore:
+                losses.append(Value(0.0))
+                weights.append(0)
+                continue
+            d = _shifted(xs)
+            losses.append(engine_logsumexp(d) - d[int(target)])
+            weights.append(1)
+            continue
+        shift = max(0, -ignore)
+        size = max(n, ignore + 1) + shift
+        d = _shifted(xs)
+        picks: list[Any] = [0.0] * size
+        ones: list[Any] = [0.0] * size
+        for j in range(n):
+            if j != ignore:
+                picks[j + shift] = d[j]
+                ones[j + shift] = 1.0
+        index = target + shift if shift else target
+        weight = take(ones, index)
+        losses.append(weight * engine_logsumexp(d) - take(picks, index))
+        weights.append(weight)
+    if single and reduction != "none":
+        _reduce(losses, reduction, "cross_entropy")  # validates the name
+        return losses[0]
+    if reduction == "mean":
+        count = sum_of(weights) if any(isinstance(w, Value) for w in weights) else sum(weights)
+        if isinstance(count, int) and count == 0:
+            raise ValueError(
+                f"cross_entropy: every target is ignore_index ({ignore}); "
+                "there is no loss to average"
+            )
+        return sum_of(losses) / count
+    return _reduce(losses, reduction, "cross_entropy")
+
+
+_TARGET_CHECKS: dict[tuple[int, int], Callable[[Any], None]] = {}
+
+
+def _class_or_ignored(n: int, ignore: int) -> Callable[[Any], None]:
+    """The check of one target (one function per (classes, ignore_index): the replay checks
+    the targets sharing it in one pass)."""
+    check = _TARGET_CHECKS.get((n, ignore))
+    if check is None:
+
+        def check(target: Any) -> None:
+            _class_index(target)
+            if target != ignore and not 0 <= target < n:
+                raise ValueError(
+                    f"cross_entropy: target index {target} is out of range for {n} classes "
+                    f"(and is not ignore_index={ignore})"
+                )
+
+        _TARGET_CHECKS[(n, ignore)] = check
+    return check
+
+
+def _allowed_targets(n: int, ignore: int) -> frozenset[int]:
+    return frozenset(range(n)) | {ignore}
 
 
 _HINGE_TARGETS = frozenset({-1, 1})

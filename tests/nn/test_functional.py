@@ -355,3 +355,83 @@ def test_activations_are_exact_at_the_ends_of_the_float_range(torch, name):
     ours, theirs = ACTIVATIONS[name]
     for x in EXTREME_INPUTS:
         against_torch(torch, lambda vs: [ours(vs[0])], lambda t: theirs(torch, t), [x])
+
+
+# --- cross_entropy(ignore_index=...) ------------------------------------------------------
+
+_ROWS, _CLASSES = 6, 4
+_IGNORING = [2, -1, 0, 3, -1, 1]  # two rows ignored
+
+
+def _rows_of(vs):
+    return [vs[i * _CLASSES : (i + 1) * _CLASSES] for i in range(_ROWS)]
+
+
+def _batch_logits(seed=0):
+    rng = random.Random(seed)
+    return [rng.uniform(-3, 3) for _ in range(_ROWS * _CLASSES)]
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("traced_targets", [False, True])
+def test_cross_entropy_ignore_index_passes_gradcheck(reduction, traced_targets):
+    # Value targets take the path a compiled step takes (two takes per row).
+    targets = [Value(t) for t in _IGNORING] if traced_targets else _IGNORING
+    assert gradcheck(
+        lambda *xs: F.cross_entropy(_rows_of(list(xs)), targets, reduction, ignore_index=-1),
+        _batch_logits(),
+    )
+
+
+@pytest.mark.parametrize("ignore", [-1, -100, 0, 7])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("traced_targets", [False, True])
+def test_cross_entropy_ignore_index_matches_torch(torch, ignore, reduction, traced_targets):
+    labels = [ignore if t == -1 else t for t in _IGNORING]
+    if ignore == 0:
+        labels = [0, 0, 1, 3, 2, 0]
+    targets = [Value(t) for t in labels] if traced_targets else labels
+
+    def ours(vs):
+        return F.cross_entropy(_rows_of(vs), targets, reduction, ignore_index=ignore)
+
+    def theirs(t):
+        return torch.nn.functional.cross_entropy(
+            t.view(_ROWS, _CLASSES), torch.tensor(labels), reduction=reduction, ignore_index=ignore
+        )
+
+    assert_same(grads_of(ours, _batch_logits(1)), t_grads(torch, theirs, _batch_logits(1)))
+
+
+def test_cross_entropy_ignore_index_none_gives_zero_for_ignored_rows():
+    rows = _rows_of(values(_batch_logits()))
+    losses = F.cross_entropy(rows, _IGNORING, reduction="none", ignore_index=-1)
+    kept = F.cross_entropy(rows, [t if t >= 0 else 0 for t in _IGNORING], reduction="none")
+    for loss, full, t in zip(losses, kept, _IGNORING):
+        assert loss.data == (0.0 if t == -1 else full.data)
+
+
+def test_cross_entropy_ignore_index_refuses_what_it_cannot_average_or_read():
+    rows = _rows_of(values(_batch_logits()))
+    with pytest.raises(ValueError, match="every target is ignore_index"):
+        F.cross_entropy(rows[:2], [-1, -1], ignore_index=-1)
+    with pytest.raises(ValueError, match="out of range for 4 classes"):
+        F.cross_entropy(rows[:2], [-2, 1], ignore_index=-1)
+    with pytest.raises(TypeError, match="class index"):
+        F.cross_entropy(rows[:2], [1, 1], ignore_index=0.5)
+
+
+def test_a_compiled_step_with_ignore_index_checks_each_replays_targets():
+    from chaingrad import jit
+
+    w = [Value(0.1 * k) for k in range(_CLASSES)]
+    step = jit(
+        lambda xs, ys: F.cross_entropy([[wi * x for wi in w] for x in xs], ys, ignore_index=-1),
+        params=w,
+    )
+    step([0.5, 1.0], [1, -1])
+    with pytest.raises(ValueError, match="target index -2 is out of range"):
+        step([0.5, 1.0], [1, -2])
+    with pytest.raises(ValueError, match="target index 4 is out of range"):
+        step([0.5, 1.0], [4, -1])
+    assert len(step.programs) == 1
