@@ -7,7 +7,8 @@ Values, inference and sampling:
 * ``microgpt`` -- microgpt's task as notebook 08 writes it: ``GPT(27, 16, 16, 4, 1)``,
   1,000 Adam steps (betas 0.85/0.99, lr 0.01 falling linearly to 0) on one name
   each, then 20 samples at temperature 0.5. chaingrad: ``jit(params=model,
-  optimizer=...)`` and ``model.generate``; torch: the ``to_torch()`` twin trained
+  optimizer=...)`` on names padded to the block size (``ignore_index=-1`` on the
+  padded targets: one program) and ``model.generate``; torch: the ``to_torch()`` twin trained
   and sampled the way a torch user writes it (the whole prefix each token);
 * ``cnn`` -- notebook 06's CNN (Conv2d(1, 8, 3) -> ReLU -> MaxPool2d(2) -> Flatten
   -> Linear(72, 10)) trained one epoch with ``fit(..., compiled=True)``, batch 16,
@@ -88,14 +89,16 @@ def microgpt_chaingrad(steps: int, samples: int) -> Task:
         schedule = LinearLR(optimizer, start_factor=1.0, end_factor=0.0, total_steps=steps)
 
         @jit(params=model, optimizer=optimizer)
-        def train_step(ids: Any) -> Any:
-            return F.cross_entropy(model(ids[:-1]), ids[1:])
+        def train_step(inputs: Any, targets: Any) -> Any:
+            return F.cross_entropy(model(inputs), targets, ignore_index=-1)
 
         losses = []
         for step in range(steps):
-            losses.append(train_step(tok.encode(train_names[step % len(train_names)], True)))
+            ids = tok.encode(train_names[step % len(train_names)], True)
+            inputs, targets = ids[:-1], ids[1:]
+            pad = model.block_size - len(inputs)  # one length: one program for every name
+            losses.append(train_step(inputs + [0] * pad, targets + [-1] * pad))
             schedule.step()
-        train_step.sync()
         text = [
             tok.decode(
                 model.generate(

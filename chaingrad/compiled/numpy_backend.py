@@ -46,6 +46,7 @@ from __future__ import annotations
 import itertools
 import operator
 import threading
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -304,6 +305,7 @@ class _Code:
         self.backward: list[list[str]] = []  # per group, emitted in reverse group order
         self.arrays: dict[str, Any] = {}
         self.counter = 0
+        self.pads: frozenset[int] = frozenset()  # the slots padding ragged rows
 
     def array(self, prefix: str, value: Any) -> str:
         name = f"{prefix}{len(self.arrays)}"
@@ -336,7 +338,7 @@ class _Gather:
         self.forward_to: tuple[str, tuple[int, ...]] | None = None
         flat = self.idx.reshape(-1)
         self.kind = "fancy"
-        self.unique = len(set(flat.tolist())) == flat.size
+        self.unique = _unique_but_pads(flat, code.pads)
         if _is_range(flat):
             self.kind = "slice"
             self.start = int(flat[0])
@@ -433,6 +435,7 @@ class NumpyBackend:
         self.slot = list(range(len(program)))  # node -> slot in V; ops assigned below
         # Two constant slots after the nodes' pad ragged rows: 0.0 and -inf.
         self.pad_slot = {0.0: len(program), -np.inf: len(program) + 1}
+        self.code.pads = frozenset(self.pad_slot.values())
         self.groups = self._grouped(program)
         self._lay_out_params()
         self._find_sole_readers()
@@ -502,14 +505,23 @@ class NumpyBackend:
             for i in nodes:
                 group_of[i] = g
         readers: list[set[tuple[int, int]]] = [set() for _ in self.groups]
-        uses = [0] * len(program)
+        all_parents = program.parents
+        uses = Counter(itertools.chain.from_iterable(all_parents[program.first_op :]))
+        find = group_of.get
         for g, (op, nodes) in enumerate(self.groups):
+            operand = rule_for(op).operand
+            kinds_of: dict[int, list[tuple[int, int]]] = {}  # arity -> (g, operand) per j
             for i in nodes:
-                parents = program.parents[i]
-                for j, p in enumerate(parents):
-                    uses[p] += 1
-                    if p in group_of:
-                        readers[group_of[p]].add((g, rule_for(op).operand(len(parents), j)))
+                parents = all_parents[i]
+                kinds = kinds_of.get(len(parents))
+                if kinds is None:
+                    kinds = kinds_of[len(parents)] = [
+                        (g, operand(len(parents), j)) for j in range(len(parents))
+                    ]
+                for p, kind in zip(parents, kinds):
+                    q = find(p)
+                    if q is not None:
+                        readers[q].add(kind)
         for i in (program.output, *program.aux):
             uses[i] += 2  # returned: their gradient is seeded, not handed over
         self.sole_reader: dict[int, tuple[int, int]] = {}
@@ -633,8 +645,8 @@ class NumpyBackend:
         """The V slots of parents ``first:stop`` of each member: one row per member (rows
         of a ragged group padded with the slot holding ``pad``)."""
         parents = self.program.parents
-        slot = self.slot
-        rows = [[slot[p] for p in parents[i][first:stop]] for i in nodes]
+        slot_of = self.slot.__getitem__
+        rows = [list(map(slot_of, parents[i][first:stop])) for i in nodes]
         width = max(map(len, rows), default=0)
         if any(len(row) != width for row in rows):
             filler = self.pad_slot[pad]
@@ -740,7 +752,7 @@ class NumpyBackend:
         code = self.code
         slots = code.array("S", matrix)
         flat = matrix.reshape(-1)
-        if len(set(flat.tolist())) == flat.size:
+        if _unique_but_pads(flat, code.pads):
             back.append(f"GR[{slots}[{rows}, {chosen}]] += {g}")
             return
         distinct, inverse = np.unique(flat, return_inverse=True)
@@ -761,8 +773,9 @@ class NumpyBackend:
         w_rows: dict[tuple[int, ...], int] = {}
         x_rows: dict[tuple[int, ...], int] = {}
         pairs = []
+        slot_of = self.slot.__getitem__
         for i in nodes:
-            slots = tuple(self.slot[p] for p in program.parents[i])
+            slots = tuple(map(slot_of, program.parents[i]))
             w = w_rows.setdefault(slots[:n], len(w_rows))
             x = x_rows.setdefault(slots[n:], len(x_rows))
             pairs.append((x, w))
@@ -882,6 +895,15 @@ class NumpyBackend:
 # The ops whose groups may be ragged, and the operand that pads a row without changing it.
 _PAD: dict[Op, float] = {ops.SUM: 0.0, ops.DOT: 0.0, ops.LOGSUMEXP: -np.inf, ops.MAX: -np.inf}
 _RAGGED_WASTE = 2.0  # a merged group holds at most this many cells per real operand
+
+
+def _unique_but_pads(flat: np.ndarray, pads: frozenset[int]) -> bool:
+    """Are the slots distinct, apart from padding? Then ``GR[I] += x`` adds every real
+    contribution (numpy keeps one of the repeated pad slot's: its gradient is never read)."""
+    slots = flat.tolist()
+    if pads:
+        slots = [s for s in slots if s not in pads]
+    return len(set(slots)) == len(slots)
 
 
 def _is_grid(nodes: list[int], program: Program) -> bool:

@@ -106,8 +106,10 @@ class Program:
         """Each node's depth: 0 for leaves, else one more than its deepest parent."""
         level = [0] * len(self.ops)
         parents = self.parents
+        depth = level.__getitem__
         for i in range(self.first_op, len(self.ops)):
-            level[i] = 1 + max((level[p] for p in parents[i]), default=0)
+            ps = parents[i]
+            level[i] = 1 + max(map(depth, ps)) if ps else 1
         return level
 
     def groups(self) -> list[tuple[Op, list[int]]]:
@@ -392,10 +394,11 @@ def build(
     for node in consts:
         add_leaf(node, CONST, "")
     program._first_op = len(program.ops)
+    position = index.__getitem__
     for node in op_nodes:
         index[node] = len(program.ops)
         program.ops.append(node._rule)
-        program.parents.append(tuple(index[p] for p in node._parents))
+        program.parents.append(tuple(map(position, node._parents)))
         program.kinds.append(OP)
         program.values.append(node.data)
         program.names.append("")
