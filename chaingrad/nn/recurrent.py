@@ -53,11 +53,13 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 import random
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from chaingrad.engine import Constant, Value, dot, dots
+from chaingrad.engine import Constant, Value, dot, dots, take
+from chaingrad.engine.trace_hook import check_input
 
 from ._checks import Vector, _describe, as_value_array, check_int
 from ._memory import check_parameters
@@ -474,12 +476,21 @@ class _Layers(_Recurrent):
         """2 when bidirectional, else 1."""
         return 2 if self.bidirectional else 1
 
-    def _unroll(self, xs: Any, state: Any) -> tuple[list[Vector], list[State]]:
+    def _unroll(self, xs: Any, state: Any, length: Any = None) -> tuple[list[Vector], list[State]]:
         """The one unrolling loop: ``(outputs, final state of each layer and direction)``.
 
         Layer l + 1 reads layer l's outputs; the backward direction reads the
         sequence from its end to its start, and the two directions' hidden
         states are concatenated at each step.
+
+        ``length``: only the first ``length`` steps are real, the rest padding,
+        computed as torch's packed sequences are: each direction reads only the
+        real steps (the backward one starts at step ``length - 1``), the final
+        states are those after the last real step, and the outputs at padded
+        steps are zeros. A plain int simply runs the real steps. A Value (a
+        compiled step's argument) cannot be looked at, so every step runs and,
+        at a padded step, a ``take`` keeps the state carried so far (and gives
+        a zero output): one traced program serves every length.
         """
         who = type(self).__name__
         xs = as_value_array(xs, (None, self.input_size), who, "xs[t][input]")
@@ -488,6 +499,19 @@ class _Layers(_Recurrent):
                 f"{who} expects xs[t][input], a sequence of at least one input vector, "
                 "got an empty sequence"
             )
+        real: list[Value] | None = None  # per step: 1.0 if real, 0.0 if padding (traced)
+        if length is not None:
+            steps = len(xs)
+            check = functools.partial(_check_length, steps, who)
+            check_input(length, check, _lengths_up_to(steps))
+            if not isinstance(length, Value):  # a plain int: run the real steps, pad with zeros
+                real_out, real_finals = self._unroll(xs[: int(length)], state)
+                zeros = [Constant(0.0)] * (self.hidden_size * self.num_directions)
+                return real_out + [list(zeros) for _ in range(steps - int(length))], real_finals
+            real = [
+                take([1.0 if n > t else 0.0 for n in range(steps + 1)], length)
+                for t in range(steps)
+            ]
         count = self.num_layers * self.num_directions
         # starts[j][k]: part j of the state (h, then c for LSTM) of layer-direction k.
         if state is None:
@@ -497,7 +521,7 @@ class _Layers(_Recurrent):
             shape = (count, self.hidden_size)
             starts = _as_state(state, shape, who, names, "[layer*direction][hidden]")
         step = self._step()
-        one = Constant(1.0)
+        one, zero = Constant(1.0), Constant(0.0)
         steps = len(xs)
         layer_input: list[Vector] = xs
         finals: list[State] = []
@@ -510,8 +534,17 @@ class _Layers(_Recurrent):
                 outputs: list[Vector] = [[] for _ in range(steps)]
                 times = range(steps) if direction == 0 else range(steps - 1, -1, -1)
                 for t in times:
-                    carried = step(layer_input[t], carried, gates)
-                    outputs[t] = carried[0]
+                    new = step(layer_input[t], carried, gates)
+                    if real is None:
+                        carried = new
+                        outputs[t] = carried[0]
+                        continue
+                    # A padded step keeps what was carried (take picks old or new, exactly).
+                    carried = tuple(
+                        [take((old, fresh), real[t]) for old, fresh in zip(part, new_part)]
+                        for part, new_part in zip(carried, new)
+                    )
+                    outputs[t] = [take((zero, h), real[t]) for h in carried[0]]
                 finals.append(carried)
                 outputs_by_direction.append(outputs)
             if self.bidirectional:
@@ -545,6 +578,18 @@ class _Layers(_Recurrent):
                 names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if self.bias else [])
                 for name in names:
                     yield f"{name}{suffix}", getattr(self, f"{name}{suffix}")
+
+
+def _check_length(steps: int, who: str, length: Any) -> None:
+    if isinstance(length, bool) or not isinstance(length, numbers.Integral):
+        raise TypeError(f"{who}: length must be an int, got {type(length).__name__}")
+    if not 1 <= int(length) <= steps:
+        raise ValueError(f"{who}: length must be in [1, {steps}] for {steps} steps, got {length}")
+
+
+@functools.lru_cache(maxsize=64)
+def _lengths_up_to(steps: int) -> frozenset[int]:
+    return frozenset(range(1, steps + 1))
 
 
 def _suffix(layer: int, direction: int) -> str:
@@ -603,9 +648,12 @@ class RNN(_Layers):
     def _step(self) -> Step:
         return functools.partial(rnn_step, nonlinearity=self.nonlinearity)
 
-    def forward(self, xs: Any, h_0: Any = None) -> tuple[list[Vector], list[Vector]]:
-        """``(outputs, h_n)`` for the sequence ``xs`` from the initial state ``h_0`` (zeros)."""
-        outputs, finals = self._unroll(xs, h_0)
+    def forward(
+        self, xs: Any, h_0: Any = None, length: Any = None
+    ) -> tuple[list[Vector], list[Vector]]:
+        """``(outputs, h_n)`` for the sequence ``xs`` from the initial state ``h_0`` (zeros);
+        ``length``: only the first ``length`` steps are real, the rest is padding."""
+        outputs, finals = self._unroll(xs, h_0, length)
         return outputs, [h for (h,) in finals]
 
 
@@ -649,9 +697,12 @@ class LSTM(_Layers):
     _state_names = ("h", "c")
     _torch_name = "LSTM"
 
-    def forward(self, xs: Any, state: Any = None) -> tuple[list[Vector], tuple[Any, Any]]:
-        """``(outputs, (h_n, c_n))`` for ``xs`` from ``state = (h_0, c_0)`` (zeros if None)."""
-        outputs, finals = self._unroll(xs, state)
+    def forward(
+        self, xs: Any, state: Any = None, length: Any = None
+    ) -> tuple[list[Vector], tuple[Any, Any]]:
+        """``(outputs, (h_n, c_n))`` for ``xs`` from ``state = (h_0, c_0)`` (zeros if None);
+        ``length``: only the first ``length`` steps are real, the rest is padding."""
+        outputs, finals = self._unroll(xs, state, length)
         return outputs, ([h for h, _ in finals], [c for _, c in finals])
 
 
@@ -686,7 +737,10 @@ class GRU(_Layers):
     _joined_blocks = 2  # r and z; n's hidden part is gated by r, so it is a dot of its own
     _torch_name = "GRU"
 
-    def forward(self, xs: Any, h_0: Any = None) -> tuple[list[Vector], list[Vector]]:
-        """``(outputs, h_n)`` for the sequence ``xs`` from the initial state ``h_0`` (zeros)."""
-        outputs, finals = self._unroll(xs, h_0)
+    def forward(
+        self, xs: Any, h_0: Any = None, length: Any = None
+    ) -> tuple[list[Vector], list[Vector]]:
+        """``(outputs, h_n)`` for the sequence ``xs`` from the initial state ``h_0`` (zeros);
+        ``length``: only the first ``length`` steps are real, the rest is padding."""
+        outputs, finals = self._unroll(xs, h_0, length)
         return outputs, [h for (h,) in finals]
