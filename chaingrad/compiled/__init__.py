@@ -12,7 +12,16 @@ standard library only; the numpy backend imports numpy when it is used.
 """
 
 from .program import Program
-from .step import Step, jit
+from .step import RetraceWarning, Step, jit
 from .tracing import TracingError, guard, is_tracing, random_leaves
 
-__all__ = ["Program", "Step", "TracingError", "guard", "is_tracing", "jit", "random_leaves"]
+__all__ = [
+    "Program",
+    "RetraceWarning",
+    "Step",
+    "TracingError",
+    "guard",
+    "is_tracing",
+    "jit",
+    "random_leaves",
+]

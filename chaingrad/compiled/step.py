@@ -21,6 +21,7 @@ import math
 import numbers
 import operator
 import threading
+import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -34,6 +35,7 @@ from .tracing import check_numpy_generators, tracing
 BACKENDS = ("auto", "numpy", "python")
 AUTO_NUMPY_EDGES = 1500  # "auto" runs programs with at least this many edges on numpy
 STATES_KEPT = 8  # programs kept per input structure, one per Python state (train/eval, ...)
+RETRACE_HINT = 6  # structures traced before the step says how to need one program
 _get_data = operator.attrgetter("data")
 
 
@@ -356,6 +358,8 @@ class Step:
             program.values[i] for _, ids, _ in program.random_blocks for i in ids
         ]
         _check_replay(compiled, numbers, traced)
+        if key not in self._cache and len(self._cache) + 1 == RETRACE_HINT:
+            _hint_padding(self, program)
         entries = self._cache.setdefault(key, [])
         entries.append(compiled)
         if len(entries) > STATES_KEPT:  # Python state that keeps changing: keep the latest
@@ -458,6 +462,24 @@ class Step:
     def __repr__(self) -> str:
         name = getattr(self.fn, "__name__", "fn")
         return f"<chaingrad.jit {name}: {len(self.programs)} traced, backend={self.backend!r}>"
+
+
+def _hint_padding(step: Step, program: Program) -> None:
+    """Say once, when a step has traced ``RETRACE_HINT`` structures, how to need one."""
+    name = getattr(step.fn, "__name__", "the step")
+    warnings.warn(
+        f"chaingrad.jit: {name} has now traced {RETRACE_HINT} programs, one per structure of "
+        f"its arguments (the latest: {program.signature}); arguments of different lengths "
+        "each trace their own. Pad them to one length and mark the padding with numbers "
+        "the program reads -- targets -1 with cross_entropy(..., ignore_index=-1), or "
+        "length=n for RNN/LSTM/GRU -- and one program serves every length.",
+        RetraceWarning,
+        stacklevel=4,
+    )
+
+
+class RetraceWarning(UserWarning):
+    """A compiled step keeps tracing new programs (arguments of many lengths)."""
 
 
 def fusable(optimizer: Any) -> bool:

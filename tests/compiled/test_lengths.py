@@ -220,3 +220,17 @@ def _with_params(layer, values):
         else:
             setattr(owner, last, value)
     return twin
+
+
+def test_a_step_that_keeps_retracing_says_once_how_to_pad():
+    from chaingrad import Value
+    from chaingrad.compiled import RetraceWarning
+    from chaingrad.compiled.step import RETRACE_HINT
+
+    w = Value(0.5)
+    step = jit(lambda xs: sum(w * x for x in xs), params=[w])
+    with pytest.warns(RetraceWarning, match="ignore_index=-1") as caught:
+        for n in range(1, RETRACE_HINT + 3):
+            step([1.0] * n)
+    assert len(caught) == 1 and len(step.programs) == RETRACE_HINT + 2
+    assert "test_lengths.py" in caught[0].filename  # it points at the caller's line
