@@ -121,14 +121,8 @@ def chaingrad_step(
             return loss.data
 
         return step
-    if backend.startswith("numpy fused"):
-        fused = jit(
-            loss_fn,
-            params=model,
-            optimizer=optimizer,
-            sync=backend == "numpy fused",
-            backend="numpy",
-        )
+    if backend == "numpy fused":
+        fused = jit(loss_fn, params=model, optimizer=optimizer, backend="numpy")
         return lambda: fused(*next(batch_iter))
     compiled = jit(loss_fn, params=model, backend=backend)
 
@@ -426,7 +420,7 @@ def main() -> None:
         torch.set_num_threads(1)
     backends = ["python"]
     if importlib.util.find_spec("numpy") is not None:
-        backends += ["numpy", "numpy fused", "numpy fused sync=False"]
+        backends += ["numpy", "numpy fused"]
     import platform
 
     print(

@@ -219,3 +219,29 @@ def test_save_while_lent_writes_the_current_weights(tmp_path):
     buffer = io.StringIO()
     print(fused_model.parameters()[1], file=buffer)
     assert "Value(data=" in buffer.getvalue()
+
+
+@pytest.mark.parametrize("backend", ["python", "numpy"])
+@pytest.mark.parametrize("fused", [True, False])
+def test_after_every_step_the_values_hold_eagers_numbers(backend, fused):
+    """With and without the fused update: p.data and p.grad read after each call are current."""
+    compiled_model, eager_model = _pair()
+    compiled_opt, eager_opt = Adam(compiled_model, lr=0.02), Adam(eager_model, lr=0.02)
+    loss_fn = _loss_for(compiled_model)
+    if fused:
+        step = jit(loss_fn, params=compiled_model, optimizer=compiled_opt, backend=backend)
+    else:
+        plain = jit(loss_fn, params=compiled_model, backend=backend)
+
+        def step(X, y):
+            compiled_opt.zero_grad()
+            loss = plain(X, y)
+            compiled_opt.step()
+            return loss
+
+    for X, y in _data(11):
+        step(X, y)
+        eager_opt.zero_grad()
+        _loss_for(eager_model)(X, y).backward()
+        eager_opt.step()
+        _assert_same(compiled_model, eager_model, compiled_opt, eager_opt)
