@@ -769,7 +769,9 @@ class NumpyBackend:
         g_id = len(code.backward)
         n = len(program.parents[nodes[0]]) // 2
         if any(len(program.parents[i]) != 2 * n for i in nodes):  # a ragged group
-            return self._emit_batched_dot(nodes, start, n)
+            halves = self._ragged_halves(nodes)
+            done = self._emit_block_dot(nodes, start, *halves, padded=True)
+            return done if done is not None else self._emit_batched_dot(nodes, start, n)
         w_rows: dict[tuple[int, ...], int] = {}
         x_rows: dict[tuple[int, ...], int] = {}
         pairs = []
@@ -785,7 +787,11 @@ class NumpyBackend:
         back: list[str] = []
         size = len(nodes)
         if not grid:
-            return self._emit_batched_dot(nodes, start, n)
+            slot_rows = [tuple(map(slot_of, program.parents[i])) for i in nodes]
+            done = self._emit_block_dot(
+                nodes, start, [r[:n] for r in slot_rows], [r[n:] for r in slot_rows]
+            )
+            return done if done is not None else self._emit_batched_dot(nodes, start, n)
         # Rows in slot order, so a block of slots reads as a matrix without copying.
         w_order = sorted(w_rows, key=lambda row: row)
         x_order = sorted(x_rows, key=lambda row: row)
@@ -823,6 +829,121 @@ class NumpyBackend:
                 self._hand_over(g_id, 0, W)
                 W.add_grad(f"{g}.T @ {xn}", back)
             if self._needs(nodes, n):
+                self._hand_over(g_id, 1, X)
+                X.add_grad(f"{g} @ {wn}", back)
+        code.backward.append(back)
+        return start + size
+
+    def _ragged_halves(
+        self, nodes: list[int]
+    ) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]]]:
+        """Each member's weight and input slots, all padded to the longest: the weights
+        with the 0.0 slot, the inputs with the rest of the longest input row they begin
+        (causal attention: position t's values are the first t + 1 of the last position's),
+        else with the 0.0 slot. Every padded weight is 0, so what it meets adds nothing."""
+        parents = self.program.parents
+        slot_of = self.slot.__getitem__
+        zero = self.pad_slot[0.0]
+        halves = [len(parents[i]) // 2 for i in nodes]
+        width = max(halves)
+        ws = [tuple(map(slot_of, parents[i][:h])) for i, h in zip(nodes, halves)]
+        xs = [tuple(map(slot_of, parents[i][h:])) for i, h in zip(nodes, halves)]
+        longest: dict[tuple[int, ...], tuple[int, ...]] = {}  # a prefix -> the row it begins
+        for row in sorted(set(xs), key=len, reverse=True):
+            if len(row) == width:
+                for k in range(1, width + 1):
+                    longest.setdefault(row[:k], row)
+        padded_w = [w + (zero,) * (width - len(w)) for w in ws]
+        padded_x = [longest.get(x) or x + (zero,) * (width - len(x)) for x in xs]
+        return padded_w, padded_x
+
+    def _emit_block_dot(
+        self,
+        nodes: list[int],
+        start: int,
+        w_slots: list[tuple[int, ...]],
+        x_slots: list[tuple[int, ...]],
+        padded: bool = False,
+    ) -> int | None:
+        """Dot nodes that form several alike grids (the heads of an attention layer: head h's
+        queries meet only head h's keys): one batched matrix product, or None.
+
+        ``w_slots`` and ``x_slots`` are each member's weight and input slots, all of one
+        width (a ragged group's padded by :meth:`_ragged_halves`)."""
+        code = self.code
+        g_id = len(code.backward)
+        n = len(w_slots[0])
+        w_ids: dict[tuple[int, ...], int] = {}
+        x_ids: dict[tuple[int, ...], int] = {}
+        pairs = [
+            (x_ids.setdefault(x, len(x_ids)), w_ids.setdefault(w, len(w_ids)))
+            for w, x in zip(w_slots, x_slots)
+        ]
+        if len(set(pairs)) != len(pairs):
+            return None
+        # One block is a plain grid: the caller's matrix product, unless the rows were padded.
+        blocks = _blocks(pairs, len(x_ids), len(w_ids), 1 if padded else 2)
+        if blocks is None:
+            return None
+        x_rows, w_rows = list(x_ids), list(w_ids)
+        b_count = len(blocks)
+        n_x, n_w = len(blocks[0][0]), len(blocks[0][1])
+        # Within a block, rows in slot order; blocks in the order of their first row.
+        blocks.sort(key=lambda block: min(x_rows[x] for x in block[0]))
+        x_place: dict[int, tuple[int, int]] = {}
+        w_place: dict[int, tuple[int, int]] = {}
+        for b, (xs, ws) in enumerate(blocks):
+            for r, x in enumerate(sorted(xs, key=x_rows.__getitem__)):
+                x_place[x] = (b, r)
+            for r, w in enumerate(sorted(ws, key=w_rows.__getitem__)):
+                w_place[w] = (b, r)
+
+        def cell(pair: tuple[int, int]) -> int:
+            (b, xr), (_, wr) = x_place[pair[0]], w_place[pair[1]]
+            return (b * n_x + xr) * n_w + wr
+
+        ranked = sorted(zip(nodes, pairs), key=lambda item: cell(item[1]))
+        for k, (node, _) in enumerate(ranked):
+            self.slot[node] = start + k
+        nodes[:] = [node for node, _ in ranked]
+        cells = np.array([cell(pair) for _, pair in ranked], dtype=np.int64)
+        IX = np.zeros((b_count, n_x, n), dtype=np.int64)
+        IW = np.zeros((b_count, n_w, n), dtype=np.int64)
+        for x, (b, r) in x_place.items():
+            IX[b, r] = x_rows[x]
+        for w, (b, r) in w_place.items():
+            IW[b, r] = w_rows[w]
+        W = _Gather(code, IW, IW.shape, broadcast=False)
+        X = _Gather(code, IX, IX.shape, broadcast=False)
+        wn, xn, y = f"w{g_id}", f"x{g_id}", f"y{g_id}"
+        f = code.forward
+        f.append(f"{wn} = {W.read()}")
+        f.append(f"{xn} = {X.read()}")
+        size = len(nodes)
+        shape = (b_count, n_x, n_w)
+        full = size == b_count * n_x * n_w
+        if full:
+            f.append(f"{y} = V[{start}:{start + size}].reshape{shape}")
+            f.append(f"np.matmul({xn}, {wn}.transpose(0, 2, 1), out={y})")
+        else:
+            sel = code.array("SEL", cells)
+            f.append(f"{y} = {xn} @ {wn}.transpose(0, 2, 1)")
+            f.append(f"V[{start}:{start + size}] = {y}.reshape(-1)[{sel}]")
+        back: list[str] = []
+        if any(self.needed[i] for i in nodes):
+            g = f"gy{g_id}"
+            if full:
+                self._read_gy(g_id, back, start, size, shape)
+            else:
+                back.append(f"{g} = np.zeros({b_count * n_x * n_w})")
+                back.append(f"{g}[{code.array('SEL', cells)}] = GR[{start}:{start + size}]")
+                back.append(f"{g} = {g}.reshape{shape}")
+            parents = self.program.parents
+            halves = [(parents[i], len(parents[i]) // 2) for i in nodes]
+            if any(self.needed[p] for ps, h in halves for p in ps[:h]):
+                self._hand_over(g_id, 0, W)
+                W.add_grad(f"np.matmul({g}.transpose(0, 2, 1), {xn})", back)
+            if any(self.needed[p] for ps, h in halves for p in ps[h:]):
                 self._hand_over(g_id, 1, X)
                 X.add_grad(f"{g} @ {wn}", back)
         code.backward.append(back)
@@ -910,6 +1031,41 @@ def _is_grid(nodes: list[int], program: Program) -> bool:
     """Does this dot group form a matrix product (kept as it is, never padded)?"""
     n_w, n_x, _ = program.dot_grid(nodes)
     return len(nodes) > 1 and 2 * len(nodes) >= n_w * n_x
+
+
+def _blocks(
+    pairs: list[tuple[int, int]], n_x: int, n_w: int, least: int
+) -> list[tuple[list[int], list[int]]] | None:
+    """The (input rows, weight rows) of each connected block of the pairs, when there are
+    at least ``least``, all of one shape and each at least half full (else None)."""
+    parent = list(range(n_x + n_w))  # union-find over input rows, then weight rows
+
+    def root(k: int) -> int:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    for x, w in pairs:
+        a, b = root(x), root(n_x + w)
+        if a != b:
+            parent[a] = b
+    members: dict[int, tuple[list[int], list[int]]] = {}
+    for x in range(n_x):
+        members.setdefault(root(x), ([], []))[0].append(x)
+    for w in range(n_w):
+        members.setdefault(root(n_x + w), ([], []))[1].append(w)
+    counts: dict[int, int] = {}
+    for x, _ in pairs:
+        counts[root(x)] = counts.get(root(x), 0) + 1
+    blocks = list(members.values())
+    shapes = {(len(xs), len(ws)) for xs, ws in blocks}
+    if len(blocks) < least or len(shapes) != 1:
+        return None
+    ((rows, cols),) = shapes
+    if any(2 * counts.get(key, 0) < rows * cols for key in members):
+        return None
+    return blocks
 
 
 def _merge_ragged(groups: list[list[int]], parents: list[tuple[int, ...]]) -> list[list[int]]:

@@ -95,3 +95,57 @@ def test_very_different_lengths_are_not_padded_to_the_longest():
         for nodes in sums
     )
     assert 400 in widths and 2 in widths
+
+
+def _heads(T=6, H=3, d=2, seed=4):
+    """Attention-shaped dots: per head, q_t . k_s for s <= t, then sum_s a_ts v_sj."""
+    rng = random.Random(seed)
+    W = [Value(rng.uniform(-1, 1)) for _ in range(3 * H * d)]
+
+    def loss(xs):
+        def project(which):
+            base = which * H * d
+            return [
+                [[W[base + h * d + i] * xs[t] for i in range(d)] for t in range(T)]
+                for h in range(H)
+            ]
+
+        q, k, v = project(0), project(1), project(2)
+        out = []
+        for h in range(H):
+            for t in range(T):
+                scores = [dot(q[h][t], k[h][s]) for s in range(t + 1)]
+                weights = [(x - logsumexp(scores)).exp() for x in scores]
+                out += [dot(weights, [v[h][s][j] for s in range(t + 1)]) for j in range(d)]
+        return sum_of([o * o for o in out])
+
+    return W, loss
+
+
+def test_attention_heads_run_as_batched_matrix_products_equal_to_eager():
+    T = 6
+    W, loss = _heads(T)
+    rng = random.Random(5)
+    batches = [([rng.gauss(0, 1) for _ in range(T)],) for _ in range(3)]
+    step = assert_compiled_matches_eager(loss, W, batches, "numpy")
+    source = step.source
+    assert (
+        source.count(".transpose(0, 2, 1), out=") + source.count(".transpose(0, 2, 1)\n") >= 2
+    )  # the scores and the weighted sums: one product per group for all heads
+    assert "einsum" not in source
+
+
+def test_a_padded_product_meeting_an_infinite_input_reruns_exactly():
+    # The weighted sums read the last position's values padded with 0 weights: 0 * inf
+    # would be nan, so the call must rerun exactly and give eager's number.
+    T = 5
+    ws = [Value(0.5 + 0.1 * k) for k in range(T)]
+
+    def loss(xs):
+        return sum_of([dot(ws[: t + 1], xs[: t + 1]) for t in range(T)])
+
+    xs = [1.0, 2.0, 3.0, 4.0, math.inf]
+    compiled = jit(loss, params=ws, backend="numpy")
+    compiled([1.0, 2.0, 3.0, 4.0, 5.0])
+    eager = loss([Value(x) for x in xs]).data
+    assert compiled(xs) == eager == math.inf
