@@ -2,9 +2,14 @@
 
 Every number in the arguments of a compiled step is an *input* of the traced
 program: a float (a feature) or an int (a class label, a token id). Nested
-lists and tuples (and numpy arrays, read with ``tolist()``) give the
-structure. The structure -- nesting, lengths, and whether each number is an
-int or a float -- is the cache key: one trace per structure.
+lists and tuples, and numpy arrays, give the structure. The structure --
+nesting, lengths, and whether each number is an int or a float -- is the
+cache key: one trace per structure. A numpy array of floats or ints has the
+key of the nested lists ``tolist()`` would give (its shape, its dtype's kind),
+so arrays and lists share a program; its numbers are not turned into Python
+objects at all: arguments with arrays flatten to :class:`Chunked`, which the
+numpy backend reads as one float64 array (the array itself when it is the only
+argument) and the standard-library backend as Python numbers.
 
 Key forms: ``"f"``/``"i"`` one number; ``("F", n)``/``("I", n)`` a list of n
 floats/ints; ``("R", n, key)`` a list of n items with the same key (a batch);
@@ -21,6 +26,7 @@ floats/ints; ``("R", n, key)`` a list of n items with the same key (a batch);
 from __future__ import annotations
 
 import numbers
+import sys
 from collections.abc import Callable
 from itertools import chain
 from typing import Any
@@ -34,6 +40,7 @@ _FLOATS = {float}
 _INTS = {int}
 _LISTS = {list}
 _ROWS = {"F": ("f", False), "I": ("i", False), "TF": ("f", True), "TI": ("i", True)}
+_EXACT_INTS = 2**53  # int arrays beyond this are read as Python ints (float64 would round)
 
 
 class _BadInput(Exception):
@@ -76,7 +83,7 @@ def _leaf_kind(obj: Any) -> str | None:
     return None
 
 
-def _flatten_one(obj: Any, out: list[Any], depth: int) -> Key:
+def _flatten_one(obj: Any, out: list[Any], depth: int, chunks: list[int]) -> Key:
     kind = type(obj)
     if kind is list or kind is tuple:
         # The common cases, a row of floats or of ints, in one C-level pass.
@@ -94,7 +101,7 @@ def _flatten_one(obj: Any, out: list[Any], depth: int) -> Key:
                 return key
         if depth >= MAX_DEPTH:
             raise _BadInput
-        parts = [_flatten_one(item, out, depth + 1) for item in obj]
+        parts = [_flatten_one(item, out, depth + 1, chunks) for item in obj]
         if parts and parts.count(parts[0]) == len(parts):
             return (prefix + "R", len(parts), parts[0])  # a batch of alike items
         return (prefix + "L", tuple(parts))
@@ -104,11 +111,117 @@ def _flatten_one(obj: Any, out: list[Any], depth: int) -> Key:
         # float32 would otherwise run the program in float32 on the Python backend.
         out.append(float(obj) if leaf == "f" else int(obj))
         return leaf
+    np = sys.modules.get("numpy")  # an array exists only if numpy has been imported
+    if np is not None and kind is np.ndarray:
+        key = _array_key(obj)
+        if key is not None:  # its numbers stay in the array (see Chunked)
+            chunks.append(len(out))
+            out.append(obj)
+            return key
     if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):  # a numpy array or scalar
-        return _flatten_one(obj.tolist(), out, depth)
+        return _flatten_one(obj.tolist(), out, depth, chunks)
     if isinstance(obj, (list, tuple)):  # subclasses of list/tuple
-        return _flatten_one(list(obj), out, depth)
+        return _flatten_one(list(obj), out, depth, chunks)
     raise _BadInput
+
+
+def _array_key(array: Any) -> Key | None:
+    """The key ``array.tolist()`` would have, from its shape and dtype; None where the
+    array is read through ``tolist()`` instead (bools, complex and object arrays, which
+    then get the nested lists' errors; an empty dimension; ints too large for float64)."""
+    dtype = array.dtype.kind
+    if dtype == "f" and array.dtype.itemsize <= 8:  # (long double: through tolist())
+        leaf = "f"
+    elif dtype in "iu":
+        if array.size and array.dtype.itemsize >= 8:
+            low, high = int(array.min()), int(array.max())
+            if max(-low, high) > _EXACT_INTS:
+                return None
+        leaf = "i"
+    else:
+        return None
+    shape = array.shape
+    if not shape:
+        return leaf
+    if 0 in shape:
+        return None
+    key: Key = (leaf.upper(), shape[-1])
+    for n in reversed(shape[:-1]):
+        key = ("R", n, key)
+    return key
+
+
+class Chunked:
+    """A call's numbers when some arguments are numpy arrays: the flat numbers with each
+    array kept whole where its numbers go (``parts``; ``chunks`` are their positions).
+
+    :meth:`array` gives them as one float64 array, as the numpy backend reads its inputs
+    (the array itself, flattened, when it is the only part: no copy); :meth:`numbers`
+    as Python ints and floats, as the standard-library backend and tracing read them.
+
+    >>> import numpy as np
+    >>> numbers, key = flatten((np.array([[0.5, -1.0], [2.0, 0.0]]), [1, 0]), {})
+    >>> numbers.array().tolist(), numbers.numbers()
+    ([0.5, -1.0, 2.0, 0.0, 1.0, 0.0], [0.5, -1.0, 2.0, 0.0, 1, 0])
+    >>> key == flatten(([[0.5, -1.0], [2.0, 0.0]], [1, 0]), {})[1]
+    True
+    """
+
+    __slots__ = ("parts", "chunks", "_array", "_numbers")
+
+    def __init__(self, parts: list[Any], chunks: list[int]) -> None:
+        self.parts = parts
+        self.chunks = chunks
+        self._array: Any = None
+        self._numbers: list[Any] | None = None
+
+    def array(self) -> Any:
+        """The numbers as one flat float64 array (read-only use: it may be the caller's)."""
+        if self._array is None:
+            import numpy as np
+
+            parts, start, pieces = self.parts, 0, []
+            for at in self.chunks:
+                if at > start:
+                    pieces.append(np.array(parts[start:at], dtype=float))
+                pieces.append(parts[at].reshape(-1))
+                start = at + 1
+            if start < len(parts):
+                pieces.append(np.array(parts[start:], dtype=float))
+            if len(pieces) == 1:
+                self._array = np.asarray(pieces[0], dtype=float)
+            else:
+                self._array = np.concatenate(pieces, dtype=float)
+        return self._array
+
+    def numbers(self) -> list[Any]:
+        """The numbers as Python ints and floats, as nested lists would give them."""
+        if self._numbers is None:
+            parts, start, out = self.parts, 0, []
+            for at in self.chunks:
+                out.extend(parts[start:at])
+                out.extend(parts[at].reshape(-1).tolist())  # Python floats, or ints
+                start = at + 1
+            out.extend(parts[start:])
+            self._numbers = out
+        return self._numbers
+
+    def __len__(self) -> int:
+        return len(self.parts) - len(self.chunks) + sum(self.parts[at].size for at in self.chunks)
+
+
+def as_numbers(numbers: Any) -> list[Any]:
+    """Python numbers for ``flatten``'s first result (a list, or :class:`Chunked`)."""
+    return numbers if type(numbers) is list else numbers.numbers()
+
+
+def as_array(numbers: Any) -> Any:
+    """One float64 array for ``flatten``'s first result (a list, or :class:`Chunked`)."""
+    if type(numbers) is list:
+        import numpy as np
+
+        return np.asarray(numbers, dtype=float)
+    return numbers.array()
 
 
 def _uniform_lists(obj: list[Any], out: list[Any], levels: int) -> Key | None:
@@ -159,16 +272,21 @@ def _find_bad(obj: Any, where: str, depth: int = 0) -> Exception:
 
 def flatten(
     args: tuple[Any, ...], kwargs: dict[str, Any], arg_names: tuple[str, ...] = ()
-) -> tuple[list[Any], Key]:
+) -> tuple[Any, Key]:
     """(the numbers of ``args`` and ``kwargs`` in order, the structure key).
 
-    The key is ``(keys of the positional arguments, ((name, key), ...) for keywords)``;
-    ``arg_names`` only make error messages name the argument.
+    The numbers are a list of Python ints and floats, or a :class:`Chunked` when an
+    argument holds numpy arrays. The key is ``(keys of the positional arguments,
+    ((name, key), ...) for keywords)``; ``arg_names`` only make error messages name
+    the argument.
     """
     out: list[Any] = []
+    chunks: list[int] = []
     try:
-        keys = tuple([_flatten_one(arg, out, 0) for arg in args])
-        named = tuple([(name, _flatten_one(kwargs[name], out, 0)) for name in sorted(kwargs)])
+        keys = tuple([_flatten_one(arg, out, 0, chunks) for arg in args])
+        named = tuple(
+            [(name, _flatten_one(kwargs[name], out, 0, chunks)) for name in sorted(kwargs)]
+        )
     except _BadInput:
         pairs = [(arg_names[i] if i < len(arg_names) else f"#{i}", a) for i, a in enumerate(args)]
         for where, obj in pairs + sorted(kwargs.items()):
@@ -176,6 +294,8 @@ def flatten(
             if error is not None:
                 raise error from None
         raise AssertionError("unreachable") from None
+    if chunks:
+        return Chunked(out, chunks), (keys, named)
     return out, (keys, named)
 
 

@@ -123,23 +123,55 @@ class _Checks:
     """Eager's checks of the arguments, run on each call's numbers before the replay."""
 
     def __init__(self, trace: Trace, slots: dict[int, int]) -> None:
-        groups: dict[tuple[Any, Any], list[int]] = {}
+        groups: dict[tuple[Any, Any, bool], list[int]] = {}
         for leaf, allowed, check in trace.checks:
             if allowed is not None:
-                groups.setdefault((allowed, check), []).append(slots[id(leaf)])
+                is_int = type(trace.inputs.get(id(leaf))) is int  # as eager code got it
+                groups.setdefault((allowed, check, is_int), []).append(slots[id(leaf)])
         self.groups = [
-            (allowed, check, positions, operator.itemgetter(*positions))
-            for (allowed, check), positions in groups.items()
+            (allowed, check, is_int, positions, operator.itemgetter(*positions))
+            for (allowed, check, is_int), positions in groups.items()
         ]
+        self._arrays: list[tuple[Any, Any]] | None = None  # (positions, sorted allowed)
 
     def __bool__(self) -> bool:
         return bool(self.groups)
 
-    def __call__(self, numbers: list[Any]) -> None:
-        for allowed, check, positions, pick in self.groups:
+    def __call__(self, numbers: Any) -> None:
+        """Raise eager's error for the first bad number of a call (a list of numbers, one
+        float64 array of them, or a matrix with one call per row)."""
+        if type(numbers) is not list:
+            self._check_array(numbers)
+            return
+        for allowed, check, is_int, positions, pick in self.groups:
             picked = pick(numbers)
             if len(positions) == 1:
                 picked = (picked,)
             if not allowed.issuperset(picked):
-                for number in picked:
-                    check(number)  # raises eager's error for the first bad one
+                for number in picked:  # raises eager's error for the first bad one
+                    check(_as_kind(number, is_int))
+
+    def _check_array(self, numbers: Any) -> None:
+        import numpy as np
+
+        if self._arrays is None:
+            self._arrays = [
+                (np.array(positions, dtype=np.intp), np.array(sorted(allowed), dtype=float))
+                for allowed, _, _, positions, _ in self.groups
+            ]
+        for index, allowed in self._arrays:
+            picked = numbers[..., index]
+            found = np.searchsorted(allowed, picked)
+            np.minimum(found, len(allowed) - 1, out=found)
+            if not (allowed[found] == picked).all():  # (NaN is never allowed)
+                rows = numbers.tolist() if numbers.ndim > 1 else [numbers.tolist()]
+                for row in rows:  # in eager's order: call by call, group by group
+                    self(row)
+                return
+
+
+def _as_kind(number: Any, is_int: bool) -> Any:
+    """An int-kind number that went through float64 (an array) as the int eager code got."""
+    if is_int and type(number) is float and number.is_integer():
+        return int(number)
+    return number

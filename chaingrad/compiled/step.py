@@ -65,17 +65,10 @@ class _Compiled:
         self.holds = watch.holds  # the Python state the program was traced under is unchanged
         self.checks = watch.checks  # eager's checks of the arguments, for every call
         self.params = program.params
-        slots = program.input_slots
-        if slots == list(range(count)):  # every number used, in order: no gather
-            self.pick: Callable[[list[Any]], list[Any]] = lambda numbers: numbers
-        elif not slots:
-            self.pick = lambda numbers: []
-        elif len(slots) == 1:
-            only = slots[0]
-            self.pick = lambda numbers: [numbers[only]]
-        else:
-            getter = operator.itemgetter(*slots)
-            self.pick = lambda numbers: list(getter(numbers))
+        # numpy arrays among the arguments reach the numpy backend as one float64 array
+        # (inputs.Chunked); the standard-library backend reads Python numbers.
+        self.takes_arrays = backend.name == "numpy"
+        self.pick = _picker(program.input_slots, count)
         self.fused_positions: Any = None  # program param -> optimizer index (fused steps)
         self.fused_layout: Any = None  # the optimizer's parameter list those indices are for
         self.first_randoms: list[float] | None = None
@@ -149,6 +142,11 @@ class _Compiled:
         except FloatingPointError:
             if not isinstance(params, list):
                 params = params.tolist()
+            if not isinstance(inputs, list):  # an array: ints back to Python ints
+                inputs = [
+                    int(x) if is_int else x
+                    for x, is_int in zip(inputs.tolist(), self.program.input_is_int)
+                ]
             result = self.exact().run(params, inputs, randoms)
         return result
 
@@ -227,8 +225,10 @@ class Step:
         compiled = self._lookup(key)
         if compiled is None:
             with self._lock:  # one trace per structure, even when threads race to it
-                compiled = self._lookup(key) or self._trace(numbers, key)
-        elif compiled.checks:
+                compiled = self._lookup(key) or self._trace(_inputs.as_numbers(numbers), key)
+        if type(numbers) is not list:  # numpy arrays among the arguments
+            numbers = numbers.array() if compiled.takes_arrays else numbers.numbers()
+        if compiled.checks:
             compiled.checks(numbers)
         self._last = compiled
         if not self.grad:
@@ -280,7 +280,7 @@ class Step:
         row_key, count, widths = shape
         if count == 0:
             return []
-        matrix = _rows.row_matrix(numbers, count, widths)
+        matrix = _rows.row_matrix(_inputs.as_array(numbers), count, widths)
         mapped = self._lookup_rows(row_key)
         if mapped is None:
             with self._lock:
@@ -289,8 +289,7 @@ class Step:
             return None
         self._last_rows = mapped
         if mapped.checks:
-            for row in matrix.tolist():
-                mapped.checks(row)
+            mapped.checks(matrix)  # every row's labels at once
         try:
             losses, aux = mapped.run(matrix)
         except FloatingPointError:  # the engine decides: row by row, exactly
@@ -488,6 +487,28 @@ def fusable(optimizer: Any) -> bool:
     return _numpy_available() and getattr(optimizer, "fusable", False) is True
 
 
+def _picker(slots: list[int], count: int) -> Callable[[Any], Any]:
+    """The program's inputs from a call's numbers (a list, or one float64 array)."""
+    if slots == list(range(count)):  # every number used, in order: no gather
+        return lambda numbers: numbers
+    if not slots:
+        return lambda numbers: []
+    getter = operator.itemgetter(*slots)
+    index: list[Any] = []  # the slots as an index array, made on the first array
+
+    def pick(numbers: Any) -> Any:
+        if type(numbers) is list:
+            picked = getter(numbers)
+            return [picked] if len(slots) == 1 else list(picked)
+        if not index:
+            import numpy as np
+
+            index.append(np.array(slots, dtype=np.intp))
+        return numbers[index[0]]
+
+    return pick
+
+
 def _check_replay(compiled: _Compiled, numbers: list[Any], traced: float) -> None:
     """The compiled program must give the traced loss on the traced numbers (a self-test)."""
     program = compiled.program
@@ -584,6 +605,9 @@ def jit(
     Value built from ``params`` and those inputs (or a pair ``(loss, outputs)``,
     where ``outputs`` is nested lists of Values returned as floats). Every number
     of the arguments is an input of the program, never a constant frozen into it.
+    A numpy array of floats or ints is keyed as the nested lists it holds (a batch
+    given as an array or as lists replays one program) and goes into the numpy
+    backend as it is: one copy into the program's buffer, no Python numbers.
 
     Calling the result runs the program forward and backward, returns the loss
     as a float, and adds the gradients into ``p.grad`` of every parameter exactly

@@ -22,6 +22,7 @@ number.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from collections.abc import Callable, Iterable, Sequence
@@ -420,16 +421,13 @@ def cross_entropy(
     losses = []
     for row, target in zip(batch, targets):
         xs = _as_value_list(row, "cross_entropy")
-        check_input(target, _class_index)  # for an argument of a compiled step, too
+        # Eager's check, and a compiled step's at every call, before its replay.
+        check_input(target, _class_of(len(xs)), _allowed_targets(len(xs), None))
         if isinstance(target, Value):
             d = _shifted(xs)
-            losses.append(engine_logsumexp(d) - take(d, target))  # range checked by take
+            losses.append(engine_logsumexp(d) - take(d, target))
             continue
         index = int(target)
-        if not 0 <= index < len(xs):
-            raise ValueError(
-                f"cross_entropy: target index {target} is out of range for {len(xs)} classes"
-            )
         d = _shifted(xs)
         losses.append(engine_logsumexp(d) - d[index])
     return _finish(losses, single, reduction, "cross_entropy")
@@ -498,7 +496,24 @@ def _cross_entropy_ignoring(
     return _reduce(losses, reduction, "cross_entropy")
 
 
-_TARGET_CHECKS: dict[tuple[int, int], Callable[[Any], None]] = {}
+_TARGET_CHECKS: dict[tuple[int, int | None], Callable[[Any], None]] = {}
+
+
+def _class_of(n: int) -> Callable[[Any], None]:
+    """The check of one target of ``n`` classes (one function per n: a replay checks the
+    targets sharing it in one pass)."""
+    check = _TARGET_CHECKS.get((n, None))
+    if check is None:
+
+        def check(target: Any) -> None:
+            _class_index(target)
+            if not 0 <= target < n:
+                raise ValueError(
+                    f"cross_entropy: target index {target} is out of range for {n} classes"
+                )
+
+        _TARGET_CHECKS[(n, None)] = check
+    return check
 
 
 def _class_or_ignored(n: int, ignore: int) -> Callable[[Any], None]:
@@ -519,8 +534,9 @@ def _class_or_ignored(n: int, ignore: int) -> Callable[[Any], None]:
     return check
 
 
-def _allowed_targets(n: int, ignore: int) -> frozenset[int]:
-    return frozenset(range(n)) | {ignore}
+@functools.lru_cache(maxsize=256)  # one set per (classes, ignore_index), not one per call
+def _allowed_targets(n: int, ignore: int | None) -> frozenset[int]:
+    return frozenset(range(n)) if ignore is None else frozenset(range(n)) | {ignore}
 
 
 _HINGE_TARGETS = frozenset({-1, 1})
