@@ -215,10 +215,9 @@ def classifier_contenders(
     batches: list[tuple[Any, Any]],
     backends: list[str],
     have_torch: bool,
-    batched_torch: Callable[[Any], Any] = lambda net: net,
 ) -> list[Contender]:
     """Cross-entropy on labelled batches with SGD (lr 0.1), every contender from the
-    same weights; ``batched_torch`` adapts the exported model to a batch dimension."""
+    same weights (torch's: the ``to_torch()`` export, which takes the batches)."""
 
     def loss_fn_for(m: Any) -> Callable[..., Any]:
         def loss_fn(X: Any, y: Any) -> Any:
@@ -238,7 +237,7 @@ def classifier_contenders(
         def make_torch() -> Step:
             import torch
 
-            net = batched_torch(make_model().to_torch())
+            net = make_model().to_torch()
             data = [
                 (torch.tensor(X, dtype=torch.float64), torch.tensor(y, dtype=torch.long))
                 for X, y in batches
@@ -280,13 +279,7 @@ def cnn_contenders(backends: list[str], have_torch: bool) -> list[Contender]:
             Layer(36, 10, nonlin=False, seed=0),
         )
 
-    def batched(net: Any) -> Any:
-        import torch
-
-        net[3] = torch.nn.Flatten()  # keep dimension 0 as the batch
-        return net
-
-    return classifier_contenders(model, batches, backends, have_torch, batched)
+    return classifier_contenders(model, batches, backends, have_torch)
 
 
 def gpt_contenders(backends: list[str], have_torch: bool) -> list[Contender]:

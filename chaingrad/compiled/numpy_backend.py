@@ -500,28 +500,33 @@ class NumpyBackend:
     def _find_sole_readers(self) -> None:
         """For each group: the (group, operand) that is the only reader of all its outputs."""
         program = self.program
-        group_of = {}
-        for g, (_, nodes) in enumerate(self.groups):
-            for i in nodes:
-                group_of[i] = g
-        readers: list[set[tuple[int, int]]] = [set() for _ in self.groups]
         all_parents = program.parents
+        group_of = np.full(len(all_parents), -1, dtype=np.int64)
+        for g, (_, nodes) in enumerate(self.groups):
+            group_of[nodes] = g
+        readers: list[set[tuple[int, int]]] = [set() for _ in self.groups]
         uses = Counter(itertools.chain.from_iterable(all_parents[program.first_op :]))
-        find = group_of.get
+        # Which groups each group reads, operand by operand: one array lookup per group
+        # and arity (the parents as a matrix), not a Python step per edge.
         for g, (op, nodes) in enumerate(self.groups):
             operand = rule_for(op).operand
-            kinds_of: dict[int, list[tuple[int, int]]] = {}  # arity -> (g, operand) per j
-            for i in nodes:
-                parents = all_parents[i]
-                kinds = kinds_of.get(len(parents))
-                if kinds is None:
-                    kinds = kinds_of[len(parents)] = [
-                        (g, operand(len(parents), j)) for j in range(len(parents))
-                    ]
-                for p, kind in zip(parents, kinds):
-                    q = find(p)
-                    if q is not None:
-                        readers[q].add(kind)
+            parents_of = [all_parents[i] for i in nodes]
+            arities = set(map(len, parents_of))
+            for arity in arities:
+                if arity == 0:
+                    continue
+                rows = parents_of
+                if len(arities) > 1:  # a ragged group: its rows of this length
+                    rows = [p for p in parents_of if len(p) == arity]
+                read = group_of[np.array(rows, dtype=np.int64)]
+                columns: dict[int, list[int]] = {}
+                for j in range(arity):
+                    columns.setdefault(operand(arity, j), []).append(j)
+                for kind, js in columns.items():
+                    part = read if len(js) == arity else read[:, js]
+                    for q in np.unique(part).tolist():
+                        if q >= 0:
+                            readers[q].add((g, kind))
         for i in (program.output, *program.aux):
             uses[i] += 2  # returned: their gradient is seeded, not handed over
         self.sole_reader: dict[int, tuple[int, int]] = {}

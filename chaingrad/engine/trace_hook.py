@@ -368,13 +368,16 @@ _COPY_ADVICE = (
 )
 
 
-def _fresh(get: Callable[[Value], Any], node: Value) -> bool:
-    """True while a slot of ``node`` has never been written (the engine is making it)."""
-    try:
-        get(node)
-    except AttributeError:
-        return True
-    return False
+def _fresh(slot: str, node: Value) -> bool:
+    """True while a slot of ``node`` has never been written (the engine is making it).
+
+    ``slot`` is the slot's private alias (``"_data"``, ``"_grad"``): ``getattr`` with a
+    default tells an empty slot without raising in Python (it runs for every node a
+    trace makes)."""
+    return getattr(node, slot, _UNSET) is _UNSET
+
+
+_UNSET = object()
 
 
 def _data_get(self: Value) -> float:
@@ -387,7 +390,7 @@ def _data_get(self: Value) -> float:
 def _data_set(self: Value, data: float) -> None:
     trace = _active.get()
     if trace is not None:
-        if not _fresh(_get_data, self):
+        if not _fresh("_data", self):
             raise refuse("a write to Value.data", 1, _WRITE_ADVICE)
         if _mode._disabled_count and not _mode._grad_enabled.get():
             raise refuse("a Value made under no_grad()", 1, _NO_GRAD_ADVICE)
@@ -403,7 +406,7 @@ def _grad_get(self: Value) -> float:
 
 
 def _grad_set(self: Value, grad: float) -> None:
-    if _active.get() is not None and not _fresh(_get_grad, self):
+    if _active.get() is not None and not _fresh("_grad", self):
         raise refuse("a write to Value.grad", 1, _AUTODIFF_ADVICE)
     _set_grad(self, grad)
 
