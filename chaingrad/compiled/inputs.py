@@ -215,13 +215,9 @@ def as_numbers(numbers: Any) -> list[Any]:
     return numbers if type(numbers) is list else numbers.numbers()
 
 
-def as_array(numbers: Any) -> Any:
-    """One float64 array for ``flatten``'s first result (a list, or :class:`Chunked`)."""
-    if type(numbers) is list:
-        import numpy as np
-
-        return np.asarray(numbers, dtype=float)
-    return numbers.array()
+def with_ints(floats: list[float], is_int: Any) -> list[Any]:
+    """Numbers read back from float64 with the int-kind ones as the ints eager code got."""
+    return [int(x) if flag else x for x, flag in zip(floats, is_int)]
 
 
 def _uniform_lists(obj: list[Any], out: list[Any], levels: int) -> Key | None:

@@ -143,10 +143,7 @@ class _Compiled:
             if not isinstance(params, list):
                 params = params.tolist()
             if not isinstance(inputs, list):  # an array: ints back to Python ints
-                inputs = [
-                    int(x) if is_int else x
-                    for x, is_int in zip(inputs.tolist(), self.program.input_is_int)
-                ]
+                inputs = _inputs.with_ints(inputs.tolist(), self.program.input_is_int)
             result = self.exact().run(params, inputs, randoms)
         return result
 
@@ -223,12 +220,15 @@ class Step:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         numbers, key = _inputs.flatten(args, kwargs, self._arg_names)
         compiled = self._lookup(key)
+        checked = False  # a trace of this call runs eager's checks itself
         if compiled is None:
             with self._lock:  # one trace per structure, even when threads race to it
-                compiled = self._lookup(key) or self._trace(_inputs.as_numbers(numbers), key)
+                compiled = self._lookup(key)
+                if compiled is None:
+                    compiled, checked = self._trace(_inputs.as_numbers(numbers), key), True
         if type(numbers) is not list:  # numpy arrays among the arguments
             numbers = numbers.array() if compiled.takes_arrays else numbers.numbers()
-        if compiled.checks:
+        if compiled.checks and not checked:
             compiled.checks(numbers)
         self._last = compiled
         if not self.grad:
@@ -280,7 +280,8 @@ class Step:
         row_key, count, widths = shape
         if count == 0:
             return []
-        matrix = _rows.row_matrix(_inputs.as_array(numbers), count, widths)
+        flat = numbers if type(numbers) is list else numbers.array()
+        matrix = _rows.row_matrix(flat, count, widths)
         mapped = self._lookup_rows(row_key)
         if mapped is None:
             with self._lock:
@@ -319,9 +320,7 @@ class Step:
     def _trace_rows(self, row: Any, key: Any) -> Any:
         from . import rows as _rows
 
-        numbers = [
-            int(x) if kind == "i" else float(x) for x, kind in zip(row.tolist(), _inputs.kinds(key))
-        ]
+        numbers = _inputs.with_ints(row.tolist(), [kind == "i" for kind in _inputs.kinds(key)])
         program, watch, traced = self.trace_program(numbers, key)
         try:
             mapped = _rows._Mapped(program, watch)
